@@ -1,0 +1,463 @@
+"""Training helpers on Hugging Face Accelerate: seeding, the epoch loop, checkpoints, resume.
+
+The :class:`Trainer` runs a user ``step_fn`` over a dataset for a number of epochs on the
+device Accelerate picks (CPU, one GPU, or several processes under ``accelerate launch`` /
+``torchrun``, where the model is wrapped in DDP and the data sharded by rank).
+
+Reproducibility and resume are built on two rules:
+
+1. Data order is a pure function of ``(seed, epoch)``: the permutation of epoch ``e`` is
+   drawn from a generator seeded with ``(seed, e)`` and sharded by rank, as
+   ``DistributedSampler`` does.
+2. The random state of every step (augmentations, dropout) is reseeded from
+   ``(seed, epoch, step, rank)`` before the step runs.
+
+So a run restarted from a checkpoint taken at any step, mid-epoch included, replays exactly
+the batches and random draws the uninterrupted run would have made, and ends with the same
+weights. Checkpoints hold the model (and any extra stateful modules, e.g. feature queues)
+as safetensors, the optimizer and scheduler states as tensor-only ``torch.save`` files read
+back with ``weights_only=True`` (nothing is unpickled), and the loop state as JSON. Each
+checkpoint is written to a fresh folder and then published by atomically replacing the
+``latest`` pointer file, so a run killed while saving leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from patrec.core.config import param
+from patrec.core.errors import ConfigError, InputError
+from patrec.core.report import atomic_write_bytes, atomic_write_text
+
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "epoch_batches",
+    "get_accelerator",
+    "load_checkpoint",
+    "seed_everything",
+    "state_digest",
+    "step_seed",
+]
+
+
+@dataclass
+class TrainConfig:
+    """Loop settings shared by every recipe (embed it as the ``train`` field of a config)."""
+
+    epochs: int = param(10, "number of passes over the training set")
+    batch_size: int = param(64, "images per process per step (before any two-view doubling)")
+    seed: int = param(0, "seed of initialisation, data order and augmentations")
+    deterministic: bool = param(True, "torch deterministic algorithms (slower on GPU)")
+    checkpoint_every: int = param(0, "save a checkpoint every N steps (0: end of epoch only)")
+    resume: bool = param(True, "continue from the run folder's latest checkpoint if present")
+    keep_checkpoints: int = param(1, "how many checkpoint folders to keep")
+    progress: bool = param(True, "show a progress bar")
+    cpu: bool = param(False, "force CPU even when a GPU is available")
+    mixed_precision: str = param("no", "Accelerate mixed precision: no, fp16, bf16")
+    grad_clip: float = param(0.0, "clip the gradient norm to this value (0: off)")
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (all devices); optionally make torch deterministic."""
+    if seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def step_seed(seed: int, epoch: int, step: int, rank: int = 0) -> int:
+    """The seed of one training step: a fixed mix of ``(seed, epoch, step, rank)``."""
+    x = np.random.SeedSequence([seed, epoch, step, rank]).generate_state(1, dtype=np.uint32)
+    return int(x[0])
+
+
+def epoch_batches(
+    n: int,
+    batch_size: int,
+    *,
+    seed: int,
+    epoch: int,
+    shuffle: bool = True,
+    drop_last: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+) -> list[torch.Tensor]:
+    """The index batches of one epoch for one rank, a pure function of its arguments.
+
+    Samples are shuffled with a generator seeded by ``(seed, epoch)``, split across
+    ``world_size`` ranks by striding (rank ``r`` takes positions ``r, r + W, ...``) and cut
+    into batches of ``batch_size``. With ``drop_last`` every rank gets the same number of
+    full batches (a DDP requirement); otherwise the tail is kept.
+    """
+    if n <= 0:
+        raise InputError(f"cannot train on an empty dataset (got {n} samples)")
+    if batch_size <= 0:
+        raise ConfigError(f"batch_size must be > 0, got {batch_size}")
+    if not 0 <= rank < world_size:
+        raise ConfigError(f"rank {rank} outside world of size {world_size}")
+    if shuffle:
+        g = torch.Generator().manual_seed(step_seed(seed, epoch, 0, 0x5EED))
+        order = torch.randperm(n, generator=g)
+    else:
+        order = torch.arange(n)
+    per_rank = n // world_size
+    if drop_last:
+        per_rank = (per_rank // batch_size) * batch_size
+        if per_rank == 0:
+            raise ConfigError(
+                f"batch_size {batch_size} x {world_size} process(es) exceeds the "
+                f"{n} training samples; lower train.batch_size"
+            )
+    mine = order[rank::world_size][:per_rank] if drop_last else order[rank::world_size]
+    return list(torch.split(mine, batch_size))
+
+
+_ACCELERATORS: dict[tuple[bool, str], Any] = {}
+
+
+def get_accelerator(cpu: bool = False, mixed_precision: str = "no") -> Any:
+    """One ``accelerate.Accelerator`` per (cpu, precision) for the whole process."""
+    from accelerate import Accelerator
+
+    if mixed_precision not in {"no", "fp16", "bf16"}:
+        raise ConfigError(f"mixed_precision: expected no, fp16 or bf16, got {mixed_precision!r}")
+    key = (cpu, mixed_precision)
+    if key not in _ACCELERATORS:
+        _ACCELERATORS[key] = Accelerator(cpu=cpu, mixed_precision=mixed_precision)
+    return _ACCELERATORS[key]
+
+
+def _state_tensors(modules: Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    for prefix, mod in modules.items():
+        for k, v in mod.state_dict().items():
+            out[f"{prefix}.{k}"] = v.detach().cpu().contiguous()
+    return out
+
+
+def _save_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    from safetensors.torch import save
+
+    atomic_write_bytes(path, save(tensors))
+
+
+def _torch_save_bytes(obj: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def load_checkpoint(run_dir: str | Path) -> Path | None:
+    """The folder of the run's latest complete checkpoint, or ``None``."""
+    pointer = Path(run_dir) / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    ckpt = pointer.parent / pointer.read_text().strip()
+    return ckpt if (ckpt / "state.json").is_file() else None
+
+
+StepFn = Callable[["Trainer", Any], Mapping[str, torch.Tensor]]
+EvalFn = Callable[["Trainer"], Mapping[str, float]]
+
+
+@dataclass
+class TrainState:
+    """Where the loop is: the next epoch and batch to run, and what it has logged."""
+
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    global_step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    running: dict[str, float] = field(default_factory=dict)
+    running_count: int = 0
+
+
+class Trainer:
+    """An epoch loop with progress bar, evaluation, atomic checkpoints and exact resume.
+
+    Args:
+        model: the module trained (wrapped in DDP under a distributed launch).
+        optimizer: its optimizer.
+        dataset: a map-style dataset; a ``TensorDataset`` is indexed in one go per batch.
+        step_fn: ``step_fn(trainer, batch) -> {"loss": tensor, **logs}``; ``batch`` is the
+            dataset items of one step, collated and moved to ``trainer.device``. The
+            trainer does the backward pass and the optimizer step.
+        cfg: a :class:`TrainConfig`.
+        out_dir: the run folder; checkpoints go to ``out_dir/checkpoints``. ``None``: none.
+        scheduler: an LR scheduler stepped once per epoch.
+        eval_fn: ``eval_fn(trainer) -> {"metric": value}``, called after every epoch.
+        extra_state: further modules whose state is checkpointed but which are not
+            trained through DDP (e.g. NCDS's feature queues).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        dataset: Any,
+        step_fn: StepFn,
+        cfg: TrainConfig,
+        *,
+        out_dir: str | Path | None = None,
+        scheduler: Any = None,
+        eval_fn: EvalFn | None = None,
+        extra_state: Mapping[str, nn.Module] | None = None,
+        desc: str = "train",
+    ) -> None:
+        if cfg.epochs < 0:
+            raise ConfigError(f"train.epochs must be >= 0, got {cfg.epochs}")
+        self.cfg = cfg
+        self.accelerator = get_accelerator(cfg.cpu, cfg.mixed_precision)
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.dataset = dataset
+        self.step_fn = step_fn
+        self.eval_fn = eval_fn
+        self.scheduler = scheduler
+        self.extra_state = dict(extra_state or {})
+        for m in self.extra_state.values():
+            m.to(self.device)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.desc = desc
+        self.state = TrainState()
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        dev: torch.device = self.accelerator.device
+        return dev
+
+    @property
+    def rank(self) -> int:
+        return int(self.accelerator.process_index)
+
+    @property
+    def world_size(self) -> int:
+        return int(self.accelerator.num_processes)
+
+    @property
+    def is_main(self) -> bool:
+        return bool(self.accelerator.is_main_process)
+
+    @property
+    def unwrapped_model(self) -> nn.Module:
+        m: nn.Module = self.accelerator.unwrap_model(self.model)
+        return m
+
+    # -- data ---------------------------------------------------------------------------
+    def _fetch(self, idx: torch.Tensor) -> Any:
+        from torch.utils.data import TensorDataset
+        from torch.utils.data._utils.collate import default_collate
+
+        if isinstance(self.dataset, TensorDataset):
+            batch: Any = tuple(t[idx] for t in self.dataset.tensors)
+        else:
+            batch = default_collate([self.dataset[int(i)] for i in idx])
+        return _to_device(batch, self.device)
+
+    # -- checkpoints --------------------------------------------------------------------
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current state (main process only) and return it."""
+        if self.out_dir is None:
+            return None
+        self.accelerator.wait_for_everyone()
+        path: Path | None = None
+        if self.is_main:
+            root = self.out_dir / "checkpoints"
+            name = f"step-{self.state.global_step:08d}"
+            path = root / name
+            if path.exists():
+                shutil.rmtree(path)
+            path.mkdir(parents=True)
+            modules = {"model": self.unwrapped_model, **self.extra_state}
+            _save_safetensors(_state_tensors(modules), path / "model.safetensors")
+            atomic_write_bytes(path / "optimizer.pt", _torch_save_bytes(self.optimizer.state_dict()))
+            if self.scheduler is not None:
+                atomic_write_bytes(
+                    path / "scheduler.pt", _torch_save_bytes(self.scheduler.state_dict())
+                )
+            st = {
+                "epoch": self.state.epoch,
+                "batch_in_epoch": self.state.batch_in_epoch,
+                "global_step": self.state.global_step,
+                "history": self.state.history,
+                "running": self.state.running,
+                "running_count": self.state.running_count,
+                "world_size": self.world_size,
+            }
+            atomic_write_text(path / "state.json", json.dumps(st, indent=1))
+            atomic_write_text(root / "latest", name + "\n")
+            kept = sorted(p for p in root.glob("step-*") if p.is_dir())
+            for old in kept[: -max(self.cfg.keep_checkpoints, 1)]:
+                shutil.rmtree(old, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Restore model, extra modules, optimizer, scheduler and loop state."""
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        tensors = load_file(str(path / "model.safetensors"))
+        modules = {"model": self.unwrapped_model, **self.extra_state}
+        for prefix, mod in modules.items():
+            sub = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            mod.load_state_dict(sub, strict=True)
+        opt = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+        self.optimizer.load_state_dict(opt)
+        if self.scheduler is not None and (path / "scheduler.pt").is_file():
+            self.scheduler.load_state_dict(
+                torch.load(path / "scheduler.pt", map_location="cpu", weights_only=True)
+            )
+        st = json.loads((path / "state.json").read_text())
+        if st.get("world_size", 1) != self.world_size:
+            raise ConfigError(
+                f"checkpoint {path} was written by {st.get('world_size')} process(es); "
+                f"resuming with {self.world_size} would change the data order"
+            )
+        self.state = TrainState(
+            epoch=st["epoch"],
+            batch_in_epoch=st["batch_in_epoch"],
+            global_step=st["global_step"],
+            history=st["history"],
+            running=st.get("running", {}),
+            running_count=st.get("running_count", 0),
+        )
+
+    # -- the loop -----------------------------------------------------------------------
+    def fit(self) -> list[dict[str, float]]:
+        """Train to ``cfg.epochs`` (resuming if a checkpoint exists) and return the history.
+
+        The history has one dict per epoch: ``epoch``, the mean of every logged training
+        term (``train/<name>``) and the evaluation metrics.
+        """
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        if cfg.resume and self.out_dir is not None:
+            ckpt = load_checkpoint(self.out_dir)
+            if ckpt is not None:
+                self.load_checkpoint(ckpt)
+        seed_everything(cfg.seed, cfg.deterministic)
+        n = len(self.dataset)
+        try:
+            while self.state.epoch < cfg.epochs:
+                epoch = self.state.epoch
+                batches = epoch_batches(
+                    n,
+                    cfg.batch_size,
+                    seed=cfg.seed,
+                    epoch=epoch,
+                    rank=self.rank,
+                    world_size=self.world_size,
+                )
+                bar = tqdm(
+                    total=len(batches),
+                    initial=self.state.batch_in_epoch,
+                    desc=f"{self.desc} {epoch + 1}/{cfg.epochs}",
+                    disable=not (cfg.progress and self.is_main),
+                    leave=False,
+                    dynamic_ncols=True,
+                )
+                while self.state.batch_in_epoch < len(batches):
+                    logs = self._train_step(batches[self.state.batch_in_epoch], epoch)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{logs['loss']:.4f}")
+                    if cfg.checkpoint_every and self.state.global_step % cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                bar.close()
+                self._end_epoch()
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            raise
+        return self.state.history
+
+    def _train_step(self, idx: torch.Tensor, epoch: int) -> dict[str, float]:
+        s = step_seed(self.cfg.seed, epoch, self.state.batch_in_epoch, self.rank)
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+        batch = self._fetch(idx)
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        out = self.step_fn(self, batch)
+        if "loss" not in out:
+            raise ConfigError("step_fn must return a dict with a 'loss' tensor")
+        loss = out["loss"]
+        if not torch.isfinite(loss.detach()):
+            raise InputError(
+                f"loss became {loss.item()} at epoch {epoch + 1}, step "
+                f"{self.state.global_step + 1}; lower the learning rate or check the data"
+            )
+        self.accelerator.backward(loss)
+        if self.cfg.grad_clip > 0:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        logs = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
+        st = self.state
+        st.running_count += 1
+        for k, v in logs.items():
+            st.running[k] = st.running.get(k, 0.0) + (v - st.running.get(k, 0.0)) / st.running_count
+        st.batch_in_epoch += 1
+        st.global_step += 1
+        return logs
+
+    def _end_epoch(self) -> None:
+        st = self.state
+        row: dict[str, float] = {"epoch": float(st.epoch + 1)}
+        row.update({f"train/{k}": v for k, v in st.running.items()})
+        if self.scheduler is not None:
+            self.scheduler.step()
+        if self.eval_fn is not None:
+            self.model.eval()
+            with torch.no_grad():
+                row.update({k: float(v) for k, v in self.eval_fn(self).items()})
+        st.history.append(row)
+        st.epoch += 1
+        st.batch_in_epoch = 0
+        st.running = {}
+        st.running_count = 0
+        self.save_checkpoint()
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, Sequence) and not isinstance(batch, str):
+        return type(batch)(_to_device(v, device) for v in batch) if isinstance(batch, tuple) else [
+            _to_device(v, device) for v in batch
+        ]
+    return batch
+
+
+def state_digest(model: nn.Module) -> str:
+    """A SHA-256 of a module's state (names and exact bytes), to compare runs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+

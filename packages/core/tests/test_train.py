@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from patrec.core.errors import ConfigError, InputError
+from patrec.core.train import (
+    TrainConfig,
+    Trainer,
+    epoch_batches,
+    load_checkpoint,
+    seed_everything,
+    state_digest,
+)
+
+
+def test_epoch_batches_is_deterministic_and_shards_disjointly():
+    a = epoch_batches(50, 4, seed=1, epoch=2)
+    b = epoch_batches(50, 4, seed=1, epoch=2)
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not torch.equal(torch.cat(a), torch.cat(epoch_batches(50, 4, seed=1, epoch=3)))
+    r0 = torch.cat(epoch_batches(50, 4, seed=1, epoch=2, rank=0, world_size=2))
+    r1 = torch.cat(epoch_batches(50, 4, seed=1, epoch=2, rank=1, world_size=2))
+    assert len(r0) == len(r1) == 24
+    assert not set(r0.tolist()) & set(r1.tolist())
+    assert all(len(x) == 4 for x in a) and len(a) == 12  # drop_last
+
+
+def test_epoch_batches_errors():
+    with pytest.raises(InputError):
+        epoch_batches(0, 4, seed=0, epoch=0)
+    with pytest.raises(ConfigError, match="exceeds"):
+        epoch_batches(5, 8, seed=0, epoch=0)
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    return TensorDataset(x, y)
+
+
+class Boom(Exception):
+    pass
+
+
+def _make(out, epochs=3, fail_at=None, **kw):
+    seed_everything(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Dropout(0.3), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    calls = {"n": 0}
+
+    def step(tr, batch):
+        calls["n"] += 1
+        if fail_at is not None and calls["n"] == fail_at:
+            raise Boom()
+        x, y = batch
+        x = x + 0.1 * torch.randn_like(x)  # a random augmentation: must replay on resume
+        loss = nn.functional.cross_entropy(tr.model(x), y)
+        return {"loss": loss, "acc": (tr.model(x).argmax(1) == y).float().mean()}
+
+    def ev(tr):
+        x, y = _data().tensors
+        return {"val_acc": float((tr.unwrapped_model(x).argmax(1) == y).float().mean())}
+
+    cfg = TrainConfig(epochs=epochs, batch_size=8, seed=3, progress=False, cpu=True, **kw)
+    return Trainer(model, opt, _data(), step, cfg, out_dir=out, scheduler=sched, eval_fn=ev)
+
+
+def test_resume_mid_epoch_gives_identical_weights(tmp_path):
+    ref = _make(tmp_path / "ref")
+    hist_ref = ref.fit()
+    assert len(hist_ref) == 3 and "train/loss" in hist_ref[0] and "val_acc" in hist_ref[0]
+
+    # 5 steps per epoch; fail at the 8th step call (mid-epoch 2), checkpoints every 2 steps
+    broken = _make(tmp_path / "run", fail_at=8, checkpoint_every=2)
+    with pytest.raises(Boom):
+        broken.fit()
+    ckpt = load_checkpoint(tmp_path / "run")
+    st = json.loads((ckpt / "state.json").read_text())
+    assert st["global_step"] == 6 and st["epoch"] == 1 and st["batch_in_epoch"] == 1
+
+    resumed = _make(tmp_path / "run", checkpoint_every=2)
+    hist = resumed.fit()
+    assert state_digest(resumed.unwrapped_model) == state_digest(ref.unwrapped_model)
+    assert hist == hist_ref
+    assert resumed.scheduler.get_last_lr() == ref.scheduler.get_last_lr()
+
+
+def test_checkpoint_files_are_safe_to_load(tmp_path):
+    from safetensors.torch import load_file
+
+    tr = _make(tmp_path, epochs=2, keep_checkpoints=1)
+    tr.fit()
+    root = tmp_path / "checkpoints"
+    dirs = sorted(p.name for p in root.glob("step-*"))
+    assert dirs == ["step-00000010"]  # older ones pruned
+    assert (root / "latest").read_text().strip() == "step-00000010"
+    tensors = load_file(str(root / dirs[0] / "model.safetensors"))
+    assert set(tensors) == {"model." + k for k in tr.unwrapped_model.state_dict()}
+    torch.load(root / dirs[0] / "optimizer.pt", weights_only=True)
+    assert not list(root.rglob("*.tmp"))
+
+
+def test_finished_run_resumes_to_nothing(tmp_path):
+    a = _make(tmp_path)
+    a.fit()
+    b = _make(tmp_path)
+    calls = []
+    b.step_fn = lambda tr, batch: calls.append(1)  # would fail if called
+    b.fit()
+    assert not calls
+    assert state_digest(a.unwrapped_model) == state_digest(b.unwrapped_model)
+
+
+def test_keyboard_interrupt_saves_a_checkpoint(tmp_path):
+    tr = _make(tmp_path)
+    original = tr.step_fn
+
+    def step(t, batch):
+        if t.state.global_step == 3:
+            raise KeyboardInterrupt
+        return original(t, batch)
+
+    tr.step_fn = step
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit()
+    st = json.loads((load_checkpoint(tmp_path) / "state.json").read_text())
+    assert st["global_step"] == 3
+
+
+def test_non_finite_loss_is_reported(tmp_path):
+    tr = _make(None)
+    tr.step_fn = lambda t, b: {"loss": torch.tensor(float("nan"), requires_grad=True)}
+    with pytest.raises(InputError, match="loss became nan"):
+        tr.fit()
