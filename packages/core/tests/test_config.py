@@ -88,4 +88,12 @@ def test_roundtrip_and_description():
     assert again == cfg
     rows = {k: (v, doc, src) for k, v, doc, src in describe_config(cfg)}
     assert rows["optim.lr"] == (0.5, "learning rate", "Sec. 4")
-    assert set(flat_keys(Cfg)) == {"optim.lr", "optim.steps", "optim.nesterov", "name", "mode", "widths", "root"}
+    assert set(flat_keys(Cfg)) == {
+        "optim.lr",
+        "optim.steps",
+        "optim.nesterov",
+        "name",
+        "mode",
+        "widths",
+        "root",
+    }

@@ -31,11 +31,27 @@ def test_unknown_package():
 
 def test_method_requires_paper_and_smoke_presets():
     with pytest.raises(ConfigError, match="presets"):
-        Method(name="x/y", title="t", paper="0/0", citation="c", task="t", config=object,
-               presets={"paper": dict}, recipe=print)
+        Method(
+            name="x/y",
+            title="t",
+            paper="0/0",
+            citation="c",
+            task="t",
+            config=object,
+            presets={"paper": dict},
+            recipe=print,
+        )
     with pytest.raises(ConfigError, match="<package>/<slug>"):
-        Method(name="xy", title="t", paper="0/0", citation="c", task="t", config=object,
-               presets={"paper": dict, "smoke": dict}, recipe=print)
+        Method(
+            name="xy",
+            title="t",
+            paper="0/0",
+            citation="c",
+            task="t",
+            config=object,
+            presets={"paper": dict, "smoke": dict},
+            recipe=print,
+        )
 
 
 def test_unknown_preset():

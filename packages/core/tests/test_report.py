@@ -31,15 +31,25 @@ def test_metrics_compare_and_report(tmp_path):
     png = plot_bars({k: v["accuracy"] for k, v in variants.items()}, tmp_path / "bars.png")
     curve = plot_curves({"ours": [[1, 2, 3], [2, 3, 4]], "base": [1, 1, 1]}, tmp_path / "c.png")
     assert png.read_bytes()[:4] == b"\x89PNG" and curve.stat().st_size > 1000
-    m = write_metrics(tmp_path, method="x/y", variants=variants, primary="accuracy",
-                      ours="ours", baselines=["base"], plots=[png, curve])
+    m = write_metrics(
+        tmp_path,
+        method="x/y",
+        variants=variants,
+        primary="accuracy",
+        ours="ours",
+        baselines=["base"],
+        plots=[png, curve],
+    )
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(m))
     assert saved["compare"]["base"]["delta"] == pytest.approx(0.85 - 0.7)
     assert saved["compare"]["base"]["ours_better"] is True
-    rep = write_reproduce_report(tmp_path, [
-        {"name": "x/y", "dir": tmp_path, "metrics": saved, "seconds": 1.0},
-        {"name": "x/z", "dir": tmp_path, "error": "boom"},
-    ])
+    rep = write_reproduce_report(
+        tmp_path,
+        [
+            {"name": "x/y", "dir": tmp_path, "metrics": saved, "seconds": 1.0},
+            {"name": "x/z", "dir": tmp_path, "error": "boom"},
+        ],
+    )
     text = rep.read_text()
     assert "`x/y`" in text and "+0.1500" in text and "failed: boom" in text and "bars.png" in text

@@ -4,7 +4,8 @@
 
     patrec list [--planned]
     patrec info NAME
-    patrec run NAME [--preset smoke|paper] [--set key=value ...] [--data PATH] [--out DIR] [--seed N]
+    patrec run NAME [--preset smoke|paper] [--set key=value ...] [--data PATH]
+               [--out DIR] [--seed N]
     patrec reproduce [--domain D] [--out DIR] [--preset smoke]
 
 Bad input (an unknown method, preset or key, an ill-typed value, a missing data path)
@@ -138,7 +139,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if inventory_for is not None:
             have = {m.name for m in pkg.methods}
             planned = [e for e in inventory_for(pkg.name) if e.name not in have]
-        print(f"{pkg.distribution} {pkg.version}: {len(pkg.methods)} method(s), {len(planned)} planned")
+        print(
+            f"{pkg.distribution} {pkg.version}: "
+            f"{len(pkg.methods)} method(s), {len(planned)} planned"
+        )
         for m in pkg.methods:
             print(f"  {m.name:<40} {m.status:<8} {m.title}")
         if args.planned:
@@ -191,7 +195,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     methods = list_methods(args.domain)
     if not methods:
-        raise ConfigError(f"no installed method{' in ' + args.domain if args.domain else ''} to run")
+        raise ConfigError(
+            f"no installed method{' in ' + args.domain if args.domain else ''} to run"
+        )
     runs: list[dict[str, Any]] = []
     for i, m in enumerate(methods, 1):
         print(f"[{i}/{len(methods)}] {m.name} ({args.preset})", flush=True)
@@ -204,7 +210,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"  failed: {e}", file=sys.stderr)
             continue
         runs.append(
-            {"name": m.name, "dir": out_dir, "metrics": metrics, "seconds": time.perf_counter() - t0}
+            {
+                "name": m.name,
+                "dir": out_dir,
+                "metrics": metrics,
+                "seconds": time.perf_counter() - t0,
+            }
         )
     path = write_reproduce_report(args.out, runs)
     print(f"report: {path}")
@@ -233,4 +244,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
-

@@ -295,9 +295,13 @@ def describe_config(cfg: Any) -> list[tuple[str, Any, str, str]]:
                 walk(v, f"{prefix}{f.name}.")
             else:
                 rows.append(
-                    (f"{prefix}{f.name}", v, f.metadata.get("doc", ""), f.metadata.get("source", ""))
+                    (
+                        f"{prefix}{f.name}",
+                        v,
+                        f.metadata.get("doc", ""),
+                        f.metadata.get("source", ""),
+                    )
                 )
 
     walk(cfg, "")
     return rows
-

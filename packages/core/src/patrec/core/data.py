@@ -52,7 +52,7 @@ class ImageClassificationData:
 
 
 def require_path(path: str | Path | None, what: str, hint: str = "") -> Path:
-    """``path`` as a :class:`Path` if it exists, else a :class:`DataError` saying what is missing."""
+    """``path`` as a :class:`Path` if it exists, else a :class:`DataError` naming what is missing."""
     if path is None or str(path) == "":
         raise DataError(f"{what}: no path given; pass --data PATH{'. ' + hint if hint else ''}")
     p = Path(path).expanduser()
@@ -78,10 +78,14 @@ def stratified_split(
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     if x.shape[-1] == size and x.shape[-2] == size:
         return x
-    return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return torch.nn.functional.interpolate(
+        x, size=(size, size), mode="bilinear", align_corners=False
+    )
 
 
-def digits(image_size: int = 8, test_fraction: float = 0.3, seed: int = 0) -> ImageClassificationData:
+def digits(
+    image_size: int = 8, test_fraction: float = 0.3, seed: int = 0
+) -> ImageClassificationData:
     """scikit-learn's handwritten digits (1,797 images of 8x8, 10 classes), embedded.
 
     Pixel values 0..16 are scaled to ``[0, 1]``; ``image_size`` other than 8 resizes
@@ -124,14 +128,18 @@ def _torchvision_cifar(root: Path, name: str, image_size: int) -> ImageClassific
     return ImageClassificationData(xtr, ytr, xte, yte, 10 if name == "cifar10" else 100, name)
 
 
-def _image_folder(root: Path, image_size: int, test_fraction: float, seed: int) -> ImageClassificationData:
+def _image_folder(
+    root: Path, image_size: int, test_fraction: float, seed: int
+) -> ImageClassificationData:
     from torchvision.datasets import ImageFolder
     from torchvision.transforms.functional import pil_to_tensor
 
     try:
         ds = ImageFolder(str(root))
     except (FileNotFoundError, RuntimeError) as e:
-        raise DataError(f"imagefolder: {root} must hold one sub-folder of images per class ({e})") from None
+        raise DataError(
+            f"imagefolder: {root} must hold one sub-folder of images per class ({e})"
+        ) from None
     xs = []
     for img, _ in ds:
         t = pil_to_tensor(img.convert("RGB")).float().unsqueeze(0) / 255.0
@@ -139,7 +147,9 @@ def _image_folder(root: Path, image_size: int, test_fraction: float, seed: int) 
     x = torch.cat(xs)
     y = torch.tensor(ds.targets, dtype=torch.int64)
     tr, te = stratified_split(y.numpy(), test_fraction, seed)
-    return ImageClassificationData(x[tr], y[tr], x[te], y[te], len(ds.classes), f"imagefolder:{root}")
+    return ImageClassificationData(
+        x[tr], y[tr], x[te], y[te], len(ds.classes), f"imagefolder:{root}"
+    )
 
 
 def load_image_classification(
@@ -160,7 +170,9 @@ def load_image_classification(
     if name == "digits":
         return digits(image_size, test_fraction, seed)
     if name in {"cifar10", "cifar100"}:
-        return _torchvision_cifar(require_path(root, name, "CIFAR is not embedded"), name, image_size)
+        return _torchvision_cifar(
+            require_path(root, name, "CIFAR is not embedded"), name, image_size
+        )
     if name == "imagefolder":
         return _image_folder(require_path(root, name), image_size, test_fraction, seed)
     raise ConfigError(f"unknown dataset {name!r}; accepted: digits, cifar10, cifar100, imagefolder")

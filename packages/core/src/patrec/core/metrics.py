@@ -28,9 +28,7 @@ def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
     from torchmetrics.functional.classification import multiclass_accuracy
 
     _check_logits(logits, target)
-    return float(
-        multiclass_accuracy(logits, target, num_classes=logits.shape[1], average="micro")
-    )
+    return float(multiclass_accuracy(logits, target, num_classes=logits.shape[1], average="micro"))
 
 
 def macro_f1(logits: torch.Tensor, target: torch.Tensor) -> float:

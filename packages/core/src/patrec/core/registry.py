@@ -182,7 +182,10 @@ def get_method(name: str) -> Method:
     by_slug = [m for m in methods.values() if m.slug == name]
     if len(by_slug) == 1:
         return by_slug[0]
-    close = difflib.get_close_matches(name, list(methods), n=3)
+    slugs = {m.slug: m.name for m in methods.values()}
+    close = difflib.get_close_matches(name, list(methods), n=3) or [
+        slugs[s] for s in difflib.get_close_matches(name, list(slugs), n=3)
+    ]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ConfigError(
         f"unknown method {name!r}{hint} (installed: {', '.join(sorted(methods)) or 'none'})"

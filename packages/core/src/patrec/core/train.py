@@ -27,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,7 +291,9 @@ class Trainer:
             path.mkdir(parents=True)
             modules = {"model": self.unwrapped_model, **self.extra_state}
             _save_safetensors(_state_tensors(modules), path / "model.safetensors")
-            atomic_write_bytes(path / "optimizer.pt", _torch_save_bytes(self.optimizer.state_dict()))
+            atomic_write_bytes(
+                path / "optimizer.pt", _torch_save_bytes(self.optimizer.state_dict())
+            )
             if self.scheduler is not None:
                 atomic_write_bytes(
                     path / "scheduler.pt", _torch_save_bytes(self.scheduler.state_dict())
@@ -320,7 +323,9 @@ class Trainer:
         tensors = load_file(str(path / "model.safetensors"))
         modules = {"model": self.unwrapped_model, **self.extra_state}
         for prefix, mod in modules.items():
-            sub = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            sub = {
+                k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")
+            }
             mod.load_state_dict(sub, strict=True)
         opt = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
         self.optimizer.load_state_dict(opt)
@@ -374,7 +379,7 @@ class Trainer:
                     total=len(batches),
                     initial=self.state.batch_in_epoch,
                     desc=f"{self.desc} {epoch + 1}/{cfg.epochs}",
-                    disable=not (cfg.progress and self.is_main),
+                    disable=not (cfg.progress and self.is_main and _interactive()),
                     leave=False,
                     dynamic_ncols=True,
                 )
@@ -386,6 +391,10 @@ class Trainer:
                         self.save_checkpoint()
                 bar.close()
                 self._end_epoch()
+                if cfg.progress and self.is_main and not _interactive():
+                    row = self.state.history[-1]
+                    shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
+                    print(f"{self.desc} epoch {epoch + 1}/{cfg.epochs}  {shown}", file=sys.stderr)
         except KeyboardInterrupt:
             self.save_checkpoint()
             raise
@@ -421,7 +430,28 @@ class Trainer:
         st.global_step += 1
         return logs
 
+    def _sync_across_processes(self) -> None:
+        """Make every process hold rank 0's buffers and the all-rank mean of the logs.
+
+        DDP keeps parameters in sync, but BatchNorm running statistics are updated by each
+        process's own last forward pass; broadcasting them (as DDP itself does at the start
+        of the next forward) makes evaluation and checkpoints the same on every rank.
+        """
+        if self.world_size == 1:
+            return
+        import torch.distributed as dist
+
+        for buf in self.unwrapped_model.buffers():
+            dist.broadcast(buf.data, src=0)
+        st = self.state
+        if st.running:
+            keys = sorted(st.running)
+            vals = torch.tensor([st.running[k] for k in keys], device=self.device)
+            vals = self.accelerator.reduce(vals, reduction="mean")
+            st.running = {k: float(v) for k, v in zip(keys, vals.tolist(), strict=True)}
+
     def _end_epoch(self) -> None:
+        self._sync_across_processes()
         st = self.state
         row: dict[str, float] = {"epoch": float(st.epoch + 1)}
         row.update({f"train/{k}": v for k, v in st.running.items()})
@@ -439,15 +469,22 @@ class Trainer:
         self.save_checkpoint()
 
 
+def _interactive() -> bool:
+    """A progress bar on a terminal; one line per epoch in logs and CI."""
+    return sys.stderr.isatty()
+
+
 def _to_device(batch: Any, device: torch.device) -> Any:
     if torch.is_tensor(batch):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
         return {k: _to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, Sequence) and not isinstance(batch, str):
-        return type(batch)(_to_device(v, device) for v in batch) if isinstance(batch, tuple) else [
-            _to_device(v, device) for v in batch
-        ]
+        return (
+            type(batch)(_to_device(v, device) for v in batch)
+            if isinstance(batch, tuple)
+            else [_to_device(v, device) for v in batch]
+        )
     return batch
 
 
@@ -460,4 +497,3 @@ def state_digest(model: nn.Module) -> str:
         h.update(k.encode())
         h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
-

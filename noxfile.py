@@ -1,0 +1,146 @@
+"""The one test matrix of the patrec monorepo.
+
+``nox`` runs every session below; ``nox --list`` shows them; ``nox -s NAME`` runs one. The
+exact session names (quote the parentheses in a shell):
+
+    tests(core)  tests(medical-imaging)  tests(document-biometrics)  tests(video-coding)
+    tests(scientific-ml)  tests(generative-security)  tests(autonomous-perception)
+    tests(graph-learning)
+        one package's tests, with that package (and patrec-core) installed from its wheel;
+        ``nox -s tests`` runs all eight.
+    isolation(medical-imaging)  ...  isolation(graph-learning)
+        only patrec-core and one domain installed: shared/isolation_check.py, then the
+        domain's tests; ``nox -s isolation`` runs all seven.
+    integration   all eight wheels together: integration_tests/
+    lint          ruff check and ruff format --check
+    typecheck     mypy on patrec-core (mypy.ini)
+    docs          scripts/method_table.py --check (``nox -s docs -- --write`` rewrites)
+
+Arguments after ``--`` go to pytest in the test sessions, e.g.
+``nox -s "tests(core)" -- -k ncds -x``.
+
+Every session installs the packages from wheels built once per nox invocation into
+``.nox/_wheels/`` (never the source tree, never editable), and every install is constrained by
+``shared/constraints.txt``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+# uv creates the session environments and installs into them. Its shared cache (~/.cache/uv)
+# hardlinks each wheel's files (torch and its CUDA libraries are several GB) into every venv
+# instead of downloading or copying them again, so twenty fresh environments cost seconds, not
+# gigabytes. Keep the cache on the same filesystem as the repository for hardlinks to work.
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = False
+nox.options.sessions = ["tests", "isolation", "integration", "lint", "typecheck", "docs"]
+nox.needs_version = ">=2024.3.2"
+
+PYTHON = "3.11"
+ROOT = Path(__file__).resolve().parent
+CONSTRAINTS = "shared/constraints.txt"
+WHEEL_DIR = ROOT / ".nox" / "_wheels"
+DOMAINS = [
+    "medical-imaging",
+    "document-biometrics",
+    "video-coding",
+    "scientific-ml",
+    "generative-security",
+    "autonomous-perception",
+    "graph-learning",
+]
+PACKAGES = ["core", *DOMAINS]
+PYTEST = ["pytest", "-c", "tox.ini", "--rootdir", "."]
+
+_wheels: dict[str, Path] = {}
+
+
+def wheels(session: nox.Session) -> dict[str, Path]:
+    """Package name -> its wheel, all eight built once per nox invocation (cached here)."""
+    if not _wheels:
+        shutil.rmtree(WHEEL_DIR, ignore_errors=True)
+        WHEEL_DIR.mkdir(parents=True)
+        for package in PACKAGES:
+            session.run(
+                "uv",
+                "build",
+                "--wheel",
+                "--quiet",
+                "--build-constraint",
+                CONSTRAINTS,
+                f"packages/{package}",
+                "-o",
+                str(WHEEL_DIR),
+                external=True,
+            )
+            found = sorted(WHEEL_DIR.glob(f"patrec_{package.replace('-', '_')}-*.whl"))
+            if len(found) != 1:
+                session.error(f"expected one wheel of patrec-{package} in {WHEEL_DIR}: {found}")
+            _wheels[package] = found[0]
+    return dict(_wheels)
+
+
+def install(session: nox.Session, *requirements: str | Path) -> None:
+    """Install ``requirements`` (wheel paths or names), always under the shared constraints."""
+    session.install("-c", CONSTRAINTS, *(str(r) for r in requirements))
+
+
+def install_wheels(session: nox.Session, packages: list[str], *extra: str) -> None:
+    built = wheels(session)
+    install(session, *(built[p] for p in packages), *extra)
+
+
+def pytest(session: nox.Session, *paths: str) -> None:
+    """Run pytest on ``paths`` with the shared settings; no test collected is not a failure."""
+    session.run(*PYTEST, *paths, *session.posargs, success_codes=[0, 5])
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", PACKAGES, ids=PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """One package's tests (slow ones included), installed from its wheel with patrec-core."""
+    install_wheels(session, list(dict.fromkeys(["core", package])), "pytest")
+    pytest(session, f"packages/{package}/tests")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("domain", DOMAINS, ids=DOMAINS)
+def isolation(session: nox.Session, domain: str) -> None:
+    """Only patrec-core and one domain installed: it imports, stands alone and passes its tests."""
+    install_wheels(session, ["core", domain], "pytest")
+    session.run("python", "shared/isolation_check.py", domain)
+    session.run("python", "shared/isolation_check.py", domain, "--src", f"packages/{domain}")
+    pytest(session, f"packages/{domain}/tests")
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """All eight packages installed together: the cross-package tests."""
+    install_wheels(session, PACKAGES, "pytest")
+    pytest(session, "integration_tests")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff (ruff.toml): lint and formatting of the whole repository."""
+    install(session, "ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy (mypy.ini) on patrec-core's source, with its dependencies installed."""
+    install_wheels(session, ["core"], "mypy")
+    session.run("mypy", "--config-file", "mypy.ini", "packages/core/src/patrec")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The READMEs' method tables match the registry and the inventory."""
+    install_wheels(session, PACKAGES)
+    session.run("python", "scripts/method_table.py", *(session.posargs or ["--check"]))
