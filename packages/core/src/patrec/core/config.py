@@ -140,8 +140,8 @@ def _parse(text: str, tp: Any, key: str) -> Any:
                 errors.append(str(e))
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {text!r}")
     if origin in (tuple, list):
-        args = [a for a in get_args(tp) if a is not Ellipsis]
-        inner = args[0] if args else Any
+        elems = [a for a in get_args(tp) if a is not Ellipsis]
+        inner = elems[0] if elems else Any
         parts = [p.strip() for p in text.strip("()[]").split(",") if p.strip()]
         vals = [_parse(p, inner, key) for p in parts]
         return tuple(vals) if origin is tuple else vals
@@ -195,8 +195,8 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if origin in (tuple, list) and isinstance(value, (list, tuple)):
-        args = [a for a in get_args(tp) if a is not Ellipsis]
-        inner = args[0] if args else Any
+        elems = [a for a in get_args(tp) if a is not Ellipsis]
+        inner = elems[0] if elems else Any
         vals = [_check_value(v, inner, key) for v in value]
         return tuple(vals) if origin is tuple else vals
     if origin is Literal:

@@ -52,7 +52,7 @@ class ImageClassificationData:
 
 
 def require_path(path: str | Path | None, what: str, hint: str = "") -> Path:
-    """``path`` as a :class:`Path` if it exists, else a :class:`DataError` naming what is missing."""
+    """``path`` as a :class:`Path` if it exists, else a :class:`DataError` saying so."""
     if path is None or str(path) == "":
         raise DataError(f"{what}: no path given; pass --data PATH{'. ' + hint if hint else ''}")
     p = Path(path).expanduser()

@@ -1310,7 +1310,7 @@ def train_variant(
     )
     history = trainer.fit()
     net = trainer.unwrapped_model
-    deployed = net.deploy() if isinstance(net, NCDSNet) else net
+    deployed = net.deploy() if isinstance(net, NCDSNet) else backbone
     last = history[-1] if history else {}
     metrics = {
         "accuracy": float(last.get("test_accuracy", float("nan"))),
@@ -1344,9 +1344,12 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
         summarize_seeds,
         write_metrics,
     )
+    from patrec.core.train import get_accelerator
 
     _check_config(cfg)
     out = Path(out_dir)
+    # under torchrun / accelerate launch every process trains; only the main one writes
+    acc = get_accelerator(cfg.train.cpu, cfg.train.mixed_precision)
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
     for seed in cfg.seeds:
         data_s = load_data(cfg, seed)
@@ -1358,9 +1361,13 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
                 continue
             tv = train_variant(cfg, variant, seed, data_s, run_dir)
             res = {"seed": seed, "metrics": tv.metrics, "history": tv.history}
-            state = {k: v.detach().cpu().contiguous() for k, v in tv.model.state_dict().items()}
-            save_file(state, str(run_dir / "backbone.safetensors"))
-            atomic_write_text(done, json.dumps(res, indent=1))
+            if acc.is_main_process:
+                state = {k: v.detach().cpu().contiguous() for k, v in tv.model.state_dict().items()}
+                tmp = run_dir / ".backbone.safetensors.tmp"
+                save_file(state, str(tmp))
+                tmp.replace(run_dir / "backbone.safetensors")
+                atomic_write_text(done, json.dumps(res, indent=1))
+            acc.wait_for_everyone()
             results[variant].append(res)
 
     variants: dict[str, dict[str, Any]] = {}
@@ -1371,6 +1378,10 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
             "params_deployed": runs[0]["metrics"]["params_deployed"],
             "params_training": runs[0]["metrics"]["params_training"],
         }
+    if not acc.is_main_process:
+        acc.wait_for_everyone()  # the main process writes the plots and metrics.json
+        loaded: dict[str, Any] = json.loads((out / "metrics.json").read_text())
+        return loaded
     plots = [
         plot_bars(
             {v: variants[v]["accuracy"] for v in cfg.variants},
@@ -1399,7 +1410,7 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
         ),
     ]
     ours = "ncds" if "ncds" in cfg.variants else cfg.variants[-1]
-    return write_metrics(
+    metrics = write_metrics(
         out,
         method="core/ncds",
         variants=variants,
@@ -1409,6 +1420,8 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
         plots=plots,
         extra={"dataset": cfg.data.name, "seeds": list(cfg.seeds), "epochs": cfg.train.epochs},
     )
+    acc.wait_for_everyone()
+    return metrics
 
 
 METHOD = Method(
