@@ -56,10 +56,15 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _numbers(paper_numbers: Mapping[str, Any] | None) -> str:
-    if not paper_numbers:
-        return ""
-    return "; ".join(f"{key}: {value}" for key, value in paper_numbers.items())
+def _numbers(
+    paper_numbers: Mapping[str, Any] | None, measured: Mapping[str, Any] | None = None
+) -> str:
+    parts = []
+    if paper_numbers:
+        parts.append("paper: " + "; ".join(f"{k}: {v}" for k, v in paper_numbers.items()))
+    if measured:
+        parts.append("measured: " + "; ".join(f"{k}: {v}" for k, v in measured.items()))
+    return " — ".join(parts)
 
 
 def _inventory() -> tuple[list[dict[str, Any]], list[Any]]:
@@ -101,7 +106,9 @@ def build_rows(inventory: Iterable[Mapping[str, Any]], registered: Iterable[Any]
                 paper=entry["paper"],
                 title=entry["title"],
                 status=method.status if method is not None else "planned",
-                numbers=_numbers(getattr(method, "paper_numbers", None)),
+                numbers=_numbers(
+                    getattr(method, "paper_numbers", None), getattr(method, "measured", None)
+                ),
             )
         )
     for method in by_name.values():  # registered but not in the inventory: show, don't hide
@@ -112,7 +119,7 @@ def build_rows(inventory: Iterable[Mapping[str, Any]], registered: Iterable[Any]
                 paper=method.paper,
                 title=method.title,
                 status=method.status,
-                numbers=_numbers(method.paper_numbers),
+                numbers=_numbers(method.paper_numbers, method.measured),
             )
         )
     return rows

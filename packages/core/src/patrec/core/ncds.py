@@ -1447,4 +1447,10 @@ METHOD = Method(
         "CIFAR-10 top-1, ResNet-18 (Table 2)": "NCDS 97.01 vs CDS 96.49 vs base 94.96",
         "CIFAR-100": "+2.3 points over CDS on average (Table 1 body not in the text)",
     },
+    measured={
+        "smoke (digits 8x8, 3-stage CNN, 5 epochs, 3 seeds), test accuracy %": (
+            "NCDS 98.02 ± 1.07 vs CDS 98.64 ± 0.39 vs CE 97.22 ± 0.85 "
+            "(NCDS > CE, NCDS < CDS: the gain over CDS does not show at this scale)"
+        ),
+    },
 )

@@ -69,6 +69,8 @@ class Method:
         status: ``"done"``, ``"partial"`` or ``"planned"``.
         summary: one paragraph on what the method does.
         paper_numbers: the paper's headline numbers, for reports and READMEs.
+        measured: what this implementation's recipe measured (which run, which numbers),
+            recorded from a real run and shown beside ``paper_numbers``.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Method:
     status: Status = "done"
     summary: str = ""
     paper_numbers: Mapping[str, str] = field(default_factory=dict)
+    measured: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if "/" not in self.name:
