@@ -15,6 +15,7 @@ prints one line saying what was wrong and what is accepted, and exits with code 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -184,8 +185,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out=args.out,
         seed=args.seed,
     )
-    _print_metrics(out_dir, metrics)
-    print(f"done in {time.perf_counter() - t0:.1f} s")
+    if os.environ.get("RANK", "0") == "0":  # one summary under torchrun / accelerate launch
+        _print_metrics(out_dir, metrics)
+        print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 
 

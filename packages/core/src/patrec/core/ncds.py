@@ -1236,6 +1236,10 @@ def train_variant(
         model = backbone
     else:
         model = NCDSNet(backbone, cfg.model.proj_dim, hidden_dim=cfg.model.hidden_dim)
+        if variant == "cds":  # CDS uses q only: freeze G_k, H_k so DDP sees no unused weights
+            for cm in model.contrastive:
+                cm.projector.requires_grad_(False)
+                cm.predictor.requires_grad_(False)
     use_queue = variant == "ncds" and cfg.loss.queue_size > 0
     queues = (
         make_queues(backbone.num_stages, cfg.model.proj_dim, cfg.loss.queue_size)
@@ -1264,7 +1268,10 @@ def train_variant(
             return {"loss": ce, "ce": ce.detach()}
         out = tr.model(views)
         if variant == "cds":
-            terms = cds_loss(out, y, lambda1=lc.lambda1, tau=lc.tau, lambda_unlabelled=0.0)
+            # semi-supervised CDS: SimCLR on unlabelled images, as the paper's Fig. 2 comparison
+            terms = cds_loss(
+                out, y, lambda1=lc.lambda1, tau=lc.tau, lambda_unlabelled=lc.lambda_unlabelled
+            )
         else:
             terms = ncds_loss(
                 out,
@@ -1278,7 +1285,7 @@ def train_variant(
             if queues is not None:
                 gather = tr.accelerator.gather if tr.world_size > 1 else None
                 update_queues(queues, out, y, gather=gather)
-        keep = ("loss", "ce", "class", "source", "supcon", "source_unlabelled")
+        keep = ("loss", "ce", "class", "source", "supcon", "source_unlabelled", "simclr_unlabelled")
         return {k: v if k == "loss" else v.detach() for k, v in terms.items() if k in keep}
 
     def evaluate(tr: Trainer) -> dict[str, float]:
@@ -1316,7 +1323,7 @@ def train_variant(
         "accuracy": float(last.get("test_accuracy", float("nan"))),
         "macro_f1": float(last.get("test_macro_f1", float("nan"))),
         "params_deployed": float(sum(p.numel() for p in deployed.parameters())),
-        "params_training": float(sum(p.numel() for p in net.parameters())),
+        "params_training": float(sum(p.numel() for p in net.parameters() if p.requires_grad)),
     }
     return TrainedVariant(variant, seed, deployed, history, metrics, queues)
 
