@@ -1396,26 +1396,16 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
             title=f"deployed test accuracy ({cfg.data.name}, {len(cfg.seeds)} seed(s))",
             ylabel="accuracy",
             highlight="ncds",
-        ),
-        plot_curves(
-            {
-                v: [[h["test_accuracy"] for h in r["history"]] for r in results[v]]
-                for v in cfg.variants
-            },
-            out / "test_accuracy_curves.png",
-            title="test accuracy per epoch (mean ± std over seeds)",
-            ylabel="accuracy",
-        ),
-        plot_curves(
-            {
-                v: [[h["train/loss"] for h in r["history"]] for r in results[v]]
-                for v in cfg.variants
-            },
-            out / "train_loss_curves.png",
-            title="training loss per epoch (each variant's own total loss)",
-            ylabel="loss",
-        ),
+        )
     ]
+    for key, fname, title in (
+        ("test_accuracy", "test_accuracy_curves", "test accuracy per epoch (mean ± std)"),
+        ("train/loss", "train_loss_curves", "training loss per epoch (each variant's own)"),
+    ):
+        per_variant = {
+            v: [[h[key] for h in r["history"]] for r in results[v]] for v in cfg.variants
+        }
+        plots.append(plot_curves(per_variant, out / f"{fname}.png", title=title, ylabel=key))
     ours = "ncds" if "ncds" in cfg.variants else cfg.variants[-1]
     metrics = write_metrics(
         out,
