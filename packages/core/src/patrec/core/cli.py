@@ -131,15 +131,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from patrec.core.registry import list_packages
 
     pkgs = list_packages()
-    try:
-        from patrec.core.inventory import inventory_for
-    except ImportError:  # pragma: no cover - inventory ships with core
-        inventory_for = None  # type: ignore[assignment]
+    from patrec.core.inventory import inventory_for
+
     for pkg in pkgs:
-        planned = []
-        if inventory_for is not None:
-            have = {m.name for m in pkg.methods}
-            planned = [e for e in inventory_for(pkg.name) if e.name not in have]
+        have = {m.name for m in pkg.methods}
+        planned = [e for e in inventory_for(pkg.name) if e.name not in have]
         print(
             f"{pkg.distribution} {pkg.version}: "
             f"{len(pkg.methods)} method(s), {len(planned)} planned"

@@ -130,14 +130,13 @@ def _parse(text: str, tp: Any, key: str) -> Any:
         args = get_args(tp)
         if type(None) in args and text.lower() in {"none", "null", ""}:
             return None
-        errors = []
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _parse(text, a, key)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                continue
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {text!r}")
     if origin in (tuple, list):
         elems = [a for a in get_args(tp) if a is not Ellipsis]

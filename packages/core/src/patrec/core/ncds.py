@@ -1181,21 +1181,33 @@ def load_data(cfg: NCDSConfig, seed: int = 0) -> ImageClassificationData:
 
     The labelled subset is stratified and drawn with ``seed``.
     """
-    from patrec.core.data import load_image_classification, stratified_split
+    return _labelled_subset(_load_full(cfg), cfg.data.labelled_fraction, seed)
 
-    data = load_image_classification(
+
+def _load_full(cfg: NCDSConfig) -> ImageClassificationData:
+    from patrec.core.data import load_image_classification
+
+    return load_image_classification(
         cfg.data.name,
         cfg.data.root,
         image_size=cfg.data.image_size,
         test_fraction=cfg.data.test_fraction,
         seed=0,
     )
-    if cfg.data.labelled_fraction < 1.0:
-        y = data.y_train.clone()
-        _, unl = stratified_split(y.numpy(), 1.0 - cfg.data.labelled_fraction, seed)
-        y[torch.from_numpy(unl)] = -1
-        data.y_train = y
-    return data
+
+
+def _labelled_subset(
+    data: ImageClassificationData, fraction: float, seed: int
+) -> ImageClassificationData:
+    """A copy of ``data`` whose train labels outside a stratified ``fraction`` are -1."""
+    from patrec.core.data import stratified_split
+
+    if fraction >= 1.0:
+        return data
+    y = data.y_train.clone()
+    _, unl = stratified_split(y.numpy(), 1.0 - fraction, seed)
+    y[torch.from_numpy(unl)] = -1
+    return dataclasses.replace(data, y_train=y)
 
 
 @dataclass
@@ -1358,8 +1370,9 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
     # under torchrun / accelerate launch every process trains; only the main one writes
     acc = get_accelerator(cfg.train.cpu, cfg.train.mixed_precision)
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
+    full = _load_full(cfg)  # once; only the labelled subset depends on the seed
     for seed in cfg.seeds:
-        data_s = load_data(cfg, seed)
+        data_s = _labelled_subset(full, cfg.data.labelled_fraction, seed)
         for variant in cfg.variants:
             run_dir = out / "runs" / variant / f"seed{seed}"
             done = run_dir / "result.json"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,7 +137,9 @@ class PackageInfo:
     methods: tuple[Method, ...]
 
 
-def _load_packages() -> list[PackageInfo]:
+@functools.cache
+def _load_packages() -> tuple[PackageInfo, ...]:
+    """Load every entry point once per process (installing a package needs a new process)."""
     pkgs: list[PackageInfo] = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         loaded = ep.load()
@@ -156,13 +159,12 @@ def _load_packages() -> list[PackageInfo]:
                 methods=methods,
             )
         )
-    core_first = sorted(pkgs, key=lambda p: (p.name != "core", p.name))
-    return core_first
+    return tuple(sorted(pkgs, key=lambda p: (p.name != "core", p.name)))
 
 
 def list_packages() -> list[PackageInfo]:
     """Every installed patrec package (core first), each with its methods."""
-    return _load_packages()
+    return list(_load_packages())
 
 
 def list_methods(package: str | None = None) -> list[Method]:

@@ -28,7 +28,7 @@ import os
 import random
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset, default_collate
 
 from patrec.core.config import param
 from patrec.core.errors import ConfigError, InputError
@@ -266,9 +267,6 @@ class Trainer:
 
     # -- data ---------------------------------------------------------------------------
     def _fetch(self, idx: torch.Tensor) -> Any:
-        from torch.utils.data import TensorDataset
-        from torch.utils.data._utils.collate import default_collate
-
         if isinstance(self.dataset, TensorDataset):
             batch: Any = tuple(t[idx] for t in self.dataset.tensors)
         else:
@@ -479,12 +477,8 @@ def _to_device(batch: Any, device: torch.device) -> Any:
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
         return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, Sequence) and not isinstance(batch, str):
-        return (
-            type(batch)(_to_device(v, device) for v in batch)
-            if isinstance(batch, tuple)
-            else [_to_device(v, device) for v in batch]
-        )
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(v, device) for v in batch)
     return batch
 
 
