@@ -139,3 +139,45 @@ def test_non_finite_loss_is_reported(tmp_path):
     tr.step_fn = lambda t, b: {"loss": torch.tensor(float("nan"), requires_grad=True)}
     with pytest.raises(InputError, match="loss became nan"):
         tr.fit()
+
+
+def _make_datafree(out, fail_at=None, **kw):
+    """A PINN-like fit: no dataset, each step draws its own random points."""
+    seed_everything(0)
+    model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=5e-2)
+    seen = []
+
+    def step(tr, batch):
+        assert batch is None
+        seen.append(tr.state.global_step)
+        if fail_at is not None and len(seen) == fail_at:
+            raise Boom()
+        x = torch.rand(32, 1)  # collocation points drawn inside the reseeded step
+        return {"loss": ((tr.model(x) - torch.sin(3 * x)) ** 2).mean()}
+
+    cfg = TrainConfig(epochs=3, seed=1, progress=False, cpu=True, **kw)
+    tr = Trainer(model, opt, None, step, cfg, out_dir=out, steps_per_epoch=4)
+    return tr, seen
+
+
+def test_datafree_mode_runs_steps_per_epoch_and_resumes_exactly(tmp_path):
+    ref, seen = _make_datafree(tmp_path / "ref")
+    hist = ref.fit()
+    assert seen == list(range(12)) and len(hist) == 3
+    assert hist[-1]["train/loss"] < hist[0]["train/loss"]
+
+    broken, _ = _make_datafree(tmp_path / "run", fail_at=7, checkpoint_every=3)
+    with pytest.raises(Boom):
+        broken.fit()
+    resumed, seen2 = _make_datafree(tmp_path / "run", checkpoint_every=3)
+    assert resumed.fit() == hist
+    assert seen2 == list(range(6, 12))
+    assert state_digest(resumed.unwrapped_model) == state_digest(ref.unwrapped_model)
+
+
+def test_datafree_mode_rejects_zero_steps():
+    model = nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ConfigError, match="steps_per_epoch"):
+        Trainer(model, opt, None, lambda tr, b: {}, TrainConfig(cpu=True), steps_per_epoch=0)

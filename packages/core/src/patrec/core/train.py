@@ -201,6 +201,10 @@ class Trainer:
         model: the module trained (wrapped in DDP under a distributed launch).
         optimizer: its optimizer.
         dataset: a map-style dataset; a ``TensorDataset`` is indexed in one go per batch.
+            ``None`` for methods without a dataset (a PINN sampling its own collocation
+            points, a solver fitting one signal): every epoch is then ``steps_per_epoch``
+            steps and ``step_fn`` receives ``batch=None`` (``trainer.state`` says which step
+            it is; the step is reseeded, so its own random draws are reproducible).
         step_fn: ``step_fn(trainer, batch) -> {"loss": tensor, **logs}``; ``batch`` is the
             dataset items of one step, collated and moved to ``trainer.device``. The
             trainer does the backward pass and the optimizer step.
@@ -210,6 +214,7 @@ class Trainer:
         eval_fn: ``eval_fn(trainer) -> {"metric": value}``, called after every epoch.
         extra_state: further modules whose state is checkpointed but which are not
             trained through DDP (e.g. NCDS's feature queues).
+        steps_per_epoch: steps of one epoch when ``dataset`` is ``None`` (ignored otherwise).
     """
 
     def __init__(
@@ -225,9 +230,13 @@ class Trainer:
         eval_fn: EvalFn | None = None,
         extra_state: Mapping[str, nn.Module] | None = None,
         desc: str = "train",
+        steps_per_epoch: int = 1,
     ) -> None:
         if cfg.epochs < 0:
             raise ConfigError(f"train.epochs must be >= 0, got {cfg.epochs}")
+        if dataset is None and steps_per_epoch < 1:
+            raise ConfigError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.steps_per_epoch = steps_per_epoch
         self.cfg = cfg
         self.accelerator = get_accelerator(cfg.cpu, cfg.mixed_precision)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
@@ -266,7 +275,9 @@ class Trainer:
         return m
 
     # -- data ---------------------------------------------------------------------------
-    def _fetch(self, idx: torch.Tensor) -> Any:
+    def _fetch(self, idx: torch.Tensor | None) -> Any:
+        if idx is None:
+            return None
         if isinstance(self.dataset, TensorDataset):
             batch: Any = tuple(t[idx] for t in self.dataset.tensors)
         else:
@@ -361,18 +372,24 @@ class Trainer:
             if ckpt is not None:
                 self.load_checkpoint(ckpt)
         seed_everything(cfg.seed, cfg.deterministic)
-        n = len(self.dataset)
+        n = None if self.dataset is None else len(self.dataset)
         try:
             while self.state.epoch < cfg.epochs:
                 epoch = self.state.epoch
-                batches = epoch_batches(
-                    n,
-                    cfg.batch_size,
-                    seed=cfg.seed,
-                    epoch=epoch,
-                    rank=self.rank,
-                    world_size=self.world_size,
-                )
+                batches: list[torch.Tensor | None]
+                if n is None:
+                    batches = [None] * self.steps_per_epoch
+                else:
+                    batches = list(
+                        epoch_batches(
+                            n,
+                            cfg.batch_size,
+                            seed=cfg.seed,
+                            epoch=epoch,
+                            rank=self.rank,
+                            world_size=self.world_size,
+                        )
+                    )
                 bar = tqdm(
                     total=len(batches),
                     initial=self.state.batch_in_epoch,
@@ -398,7 +415,7 @@ class Trainer:
             raise
         return self.state.history
 
-    def _train_step(self, idx: torch.Tensor, epoch: int) -> dict[str, float]:
+    def _train_step(self, idx: torch.Tensor | None, epoch: int) -> dict[str, float]:
         s = step_seed(self.cfg.seed, epoch, self.state.batch_in_epoch, self.rank)
         random.seed(s)
         np.random.seed(s)
