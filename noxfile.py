@@ -26,10 +26,17 @@ Every session installs the packages from wheels built once per nox invocation in
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import nox
+
+# Let Python cache bytecode in the session environments even where the machine sets
+# PYTHONDONTWRITEBYTECODE (as these CI machines do): otherwise every test process, and every
+# `patrec` subprocess a test starts, compiles torch, sympy and friends from source again,
+# ~10 s of CPU each time.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # uv creates the session environments and installs into them. Its shared cache (~/.cache/uv)
 # hardlinks each wheel's files (torch and its CUDA libraries are several GB) into every venv
