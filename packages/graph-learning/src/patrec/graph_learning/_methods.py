@@ -10,7 +10,11 @@ __all__ = ["methods"]
 def methods() -> list[Method]:
     """Every method of patrec-graph-learning, as :class:`~patrec.core.Method` records.
 
-    None is implemented yet: all the inventory's methods of this package are planned (see the
-    package README's method table). Each one is added here when its module lands.
+    Modules are imported here, when the registry asks, not when the package is imported.
+    The inventory's other methods are planned (see the package README's method table).
     """
-    return []
+    from patrec.graph_learning.agcfn import METHOD as agcfn
+    from patrec.graph_learning.condgad import METHOD as condgad
+    from patrec.graph_learning.learn import METHOD as learn
+
+    return [agcfn, condgad, learn]
