@@ -503,15 +503,15 @@ def save_cam_figure(
     fig, axes = plt.subplots(nrow, n, figsize=(1.5 * n, 1.6 * nrow), squeeze=False)
     panels: list[tuple[str, Tensor | None, bool]] = [("image", None, False)]
     panels += [(k, v, v.ndim == 3) for k, v in rows.items()]
-    for r, (name, m, overlay) in enumerate(panels):
-        view = None
-        if m is not None:
-            view = m.detach().float().cpu() if overlay else _signed_view(m)
+    for r, (name, pm, overlay) in enumerate(panels):
+        view: Tensor | None = None
+        if pm is not None:
+            view = pm.detach().float().cpu() if overlay else _signed_view(pm)
         for i in range(n):
             ax = axes[r][i]
-            if m is None or overlay:
+            if pm is None or overlay:
                 ax.imshow(gray[i].numpy(), cmap="gray", vmin=0, vmax=1)
-            if m is not None and view is not None:
+            if pm is not None and view is not None:
                 if overlay:
                     ax.imshow(view[i].numpy(), cmap="jet", alpha=alpha)
                 else:

@@ -163,7 +163,8 @@ class FERCNN(nn.Module):
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -703,7 +704,7 @@ def _load_split(
             "y_test": fer.labels[te],
         }
         return split, None, 7, FER2013_EMOTIONS
-    data = planted_cue_faces(
+    cues = planted_cue_faces(
         dc.num_classes,
         image_size=dc.image_size,
         copies=dc.copies,
@@ -713,16 +714,16 @@ def _load_split(
         hit_margin=dc.hit_margin,
         seed=dc.split_seed,
     )
-    tr, va, te = data.subset(0), data.subset(1), data.subset(2)
+    c_tr, c_va, c_te = cues.subset(0), cues.subset(1), cues.subset(2)
     split = {
-        "x_train": tr.images,
-        "y_train": tr.labels,
-        "x_val": va.images,
-        "y_val": va.labels,
-        "x_test": te.images,
-        "y_test": te.labels,
+        "x_train": c_tr.images,
+        "y_train": c_tr.labels,
+        "x_val": c_va.images,
+        "y_val": c_va.labels,
+        "x_test": c_te.images,
+        "y_test": c_te.labels,
     }
-    return split, te, data.num_classes, data.class_names
+    return split, c_te, cues.num_classes, cues.class_names
 
 
 def recipe(cfg: GradCamFERConfig, out_dir: str | Path, *, data: object = None) -> dict[str, Any]:
@@ -762,7 +763,7 @@ def recipe(cfg: GradCamFERConfig, out_dir: str | Path, *, data: object = None) -
     all_cams: list[Tensor] = []
     for seed in cfg.seeds:
         run_dir = out / "runs" / f"seed{seed}"
-        tf = train_fer_cnn(cfg, seed, *split.values(), num_classes=k, out_dir=run_dir)
+        tf = train_fer_cnn(cfg, seed, **split, num_classes=k, out_dir=run_dir)
         model = tf.model
         maps = explain_set(model, model.cam_layer, x_exp, y_exp)
         all_cams.append(maps["gradcam"])

@@ -110,7 +110,7 @@ def _random_crops(
     img = _background(name)
     h, w = img.shape[:2]
     side = min(side, h, w)
-    out = []
+    out: list[np.ndarray] = []
     if name == "retina":
         fov, (dy, dx) = _retina_geometry()
         tries = 0
@@ -489,8 +489,8 @@ def load_acdc(
         img_path = Path(str(gt).replace("_gt.nii", ".nii"))
         if not img_path.is_file():
             raise DataError(f"missing image {img_path.name} for {gt.name}")
-        vol = np.asarray(nib.load(str(img_path)).get_fdata(), dtype=np.float32)
-        lab = np.asarray(nib.load(str(gt)).get_fdata(), dtype=np.int64)
+        vol = np.asarray(nib.load(str(img_path)).get_fdata(), dtype=np.float32)  # type: ignore[attr-defined]
+        lab = np.asarray(nib.load(str(gt)).get_fdata(), dtype=np.int64)  # type: ignore[attr-defined]
         vol = (vol - vol.min()) / max(float(vol.max() - vol.min()), 1e-6)
         for z in range(vol.shape[-1]):
             x = torch.from_numpy(vol[..., z])[None, None]

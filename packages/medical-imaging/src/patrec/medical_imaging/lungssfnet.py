@@ -345,7 +345,9 @@ class SSFBlock(nn.Module):
         h, w = y.shape[-2:]
         if h % 2 or w % 2:
             raise InputError(f"SSF input size {h}x{w} must be even (2x average pooling)")
-        lowest_frequencies(self.fca[0].k, h // 2, w // 2)  # K fits the pooled branch
+        first: FrequencyChannelAttention = self.fca[0]  # type: ignore[assignment]
+        k = first.k
+        lowest_frequencies(k, h // 2, w // 2)  # K fits the pooled branch
         total = torch.zeros_like(y)
         for s, ys in enumerate(self.branches(y)):
             d = self.fca[s](ys)  # eq. 7
@@ -593,7 +595,7 @@ class TrainedModel:
 
     variant: str
     seed: int
-    model: UNet
+    model: nn.Module
     history: list[dict[str, float]]
     metrics: dict[str, float]
 

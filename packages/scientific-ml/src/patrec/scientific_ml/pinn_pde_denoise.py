@@ -47,6 +47,7 @@ with a sigmoid output (Case 3's ``X_R = sigma(d0)``); U2Net and ResU2Net are not
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -296,8 +297,8 @@ def pde_rhs(u: Tensor, prior: PriorConfig | str = "heat") -> Tensor:
             smooth = gaussian_blur2d(u, (k, k), (p.smoothing, p.smoothing), border_type="replicate")
         return diffusion_flux_div(u, edge_stop(gradient_norm(smooth), p.contrast))
     if p.name == "mpmc":  # eq. 1
-        k = curvature(u, p.curvature_eps)
-        return diffusion_flux_div(u, edge_stop(k.abs(), p.curvature_scale))
+        kappa = curvature(u, p.curvature_eps)
+        return diffusion_flux_div(u, edge_stop(kappa.abs(), p.curvature_scale))
     # zg, eq. 2
     second = diffusion_flux_div(u, edge_stop(gradient_norm(u), p.contrast))
     return p.lambda1 * second - p.lambda2 * biharmonic(u)
@@ -917,9 +918,10 @@ def recipe(cfg: PinnDenoiseConfig, out_dir: str | Path, *, data: object = None) 
                 prior = dataclasses.replace(cfg.prior, name=p)
                 tcfg = dataclasses.replace(cfg.train, seed=seed)
                 t = time_call(
-                    lambda b=b, prior=prior, q=q, tcfg=tcfg, y=noisy_t, c=clean_t: fit_pinn(
-                        y,
-                        c,
+                    functools.partial(
+                        fit_pinn,
+                        noisy_t,
+                        clean_t,
                         protocol=q,
                         backbone=b,
                         widths=cfg.model.widths,
@@ -942,7 +944,7 @@ def recipe(cfg: PinnDenoiseConfig, out_dir: str | Path, *, data: object = None) 
                     example[v] = _to_hwc(res.denoised)
             for bname in cfg.baselines:
                 t = time_call(
-                    lambda bname=bname, y=noisy_np: classical_denoise(y, bname),
+                    functools.partial(classical_denoise, noisy_np, bname),
                     repeats=cfg.timing_repeats,
                     warmup=1,
                 )
@@ -997,14 +999,14 @@ def recipe(cfg: PinnDenoiseConfig, out_dir: str | Path, *, data: object = None) 
     )
     paper_v = next((v for v in cfg.variants if v.endswith("-paper")), None)
     blind_v = next((v for v in cfg.variants if v.endswith("-blind")), None)
-    row_names = ["noisy", paper_v, blind_v, best_cls, "clean"]
+    row_names: list[str | None] = ["noisy", paper_v, blind_v, best_cls, "clean"]
     rows = []
-    for n in row_names:
-        if n is None or n not in example:
+    for rn in row_names:
+        if rn is None or rn not in example:
             continue
-        sub = "" if n == "clean" else f"{score(example[n], example['clean'])['psnr']:.2f} dB"
-        label = {paper_v: f"PINN paper\n{paper_v}", blind_v: f"PINN blind\n{blind_v}"}.get(n, n)
-        rows.append((label, example[n], sub))
+        sub = "" if rn == "clean" else f"{score(example[rn], example['clean'])['psnr']:.2f} dB"
+        label = {paper_v: f"PINN paper\n{paper_v}", blind_v: f"PINN blind\n{blind_v}"}.get(rn, rn)
+        rows.append((label, example[rn], sub))
     plots.append(
         _plot_grid(rows, out / "examples.png", f"{cfg.data.images[0]}, seed {cfg.seeds[0]}")
     )
