@@ -116,3 +116,13 @@ def test_cifar_resnet_grayscale_and_bad_depth() -> None:
         cifar_resnet(20)
     with pytest.raises(InputError):
         net(torch.randn(2, 3, 16, 16))
+
+
+def test_attention_blocks_are_reexported_from_core_nn():
+    import patrec.core.nn as cnn
+    from patrec.core import shnet
+
+    assert cnn.SHBlock is shnet.SHBlock and cnn.SEBlock is shnet.SEBlock
+    assert cnn.PHMLinear is shnet.PHMLinear
+    with pytest.raises(AttributeError):
+        cnn.NoSuchBlock  # noqa: B018

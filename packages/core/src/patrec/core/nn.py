@@ -6,6 +6,9 @@
   (deep supervision, feature distillation, ...), with a classifier ``head`` on the last one.
 - :class:`SmallCNN` (tiny images such as scikit-learn digits) and :func:`cifar_resnet`
   (torchvision ResNet-18/34/50 with the usual CIFAR stem), both :class:`StagedBackbone`.
+- Attention blocks for any ``(B, C, H, W)`` feature map, defined with the method that
+  introduced them and re-exported here: ``SEBlock``, ``SHBlock`` and ``PHMLinear``
+  (:mod:`patrec.core.shnet`). ``from patrec.core.nn import SHBlock`` works.
 
 Invalid constructor arguments raise :class:`~patrec.core.errors.ConfigError`; tensors of the
 wrong shape raise :class:`~patrec.core.errors.InputError`.
@@ -14,6 +17,7 @@ wrong shape raise :class:`~patrec.core.errors.InputError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -21,14 +25,31 @@ from torch import Tensor, nn
 
 from patrec.core.errors import ConfigError, InputError
 
+if TYPE_CHECKING:
+    from patrec.core.shnet import PHMLinear, SEBlock, SHBlock
+
 __all__ = [
     "ClassifierHead",
     "MLPHead",
+    "PHMLinear",
+    "SEBlock",
+    "SHBlock",
     "SmallCNN",
     "StagedBackbone",
     "cifar_resnet",
     "l2_normalize",
 ]
+
+_REEXPORTS = {"SEBlock": "shnet", "SHBlock": "shnet", "PHMLinear": "shnet"}
+
+
+def __getattr__(name: str) -> object:
+    """Re-exported blocks, imported on first use (their modules import this one)."""
+    if name in _REEXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"patrec.core.{_REEXPORTS[name]}"), name)
+    raise AttributeError(f"module 'patrec.core.nn' has no attribute {name!r}")
 
 
 def l2_normalize(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
