@@ -10,7 +10,11 @@ __all__ = ["methods"]
 def methods() -> list[Method]:
     """Every method of patrec-scientific-ml, as :class:`~patrec.core.Method` records.
 
-    None is implemented yet: all the inventory's methods of this package are planned (see the
-    package README's method table). Each one is added here when its module lands.
+    Modules are imported here, when the registry asks, not when the package is imported.
+    The inventory's other methods are planned (see the package README's method table).
     """
-    return []
+    from patrec.scientific_ml.omp_sr import METHOD as omp_sr
+    from patrec.scientific_ml.pinn_pde_denoise import METHOD as pinn_pde_denoise
+    from patrec.scientific_ml.tensor_pinn import METHOD as tensor_pinn
+
+    return [omp_sr, tensor_pinn, pinn_pde_denoise]
