@@ -44,3 +44,31 @@ def test_bad_config_raises_config_error(tmp_path: Path) -> None:
     for bad in (["variants=[lb_cosine]"], ["loss.alpha=-1"], ["data.size=30"]):
         with pytest.raises(ConfigError):
             recipe(apply_overrides(smoke_config(), bad), tmp_path)
+
+
+def test_acdc_from_a_local_nifti_folder(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    from patrec.core.errors import DataError
+    from patrec.medical_imaging.point_boundary_loss import load_task, smoke_config
+
+    cfg = smoke_config()
+    cfg.data.name, cfg.data.size = "acdc", 16
+    cfg.data.n_train, cfg.data.n_val, cfg.data.n_test = 3, 1, 2
+    with pytest.raises(DataError, match="--data"):
+        load_task(cfg)
+    p = tmp_path / "patient001"
+    p.mkdir()
+    rng = np.random.default_rng(0)
+    lab = np.zeros((16, 16, 6), np.int16)
+    lab[2:6, 2:6] = 1
+    lab[6:10, 6:10] = 2
+    lab[10:14, 10:14] = 3
+    nib.save(nib.Nifti1Image(rng.random((16, 16, 6)).astype(np.float32), np.eye(4)),
+             p / "patient001_frame01.nii.gz")  # fmt: skip
+    nib.save(nib.Nifti1Image(lab, np.eye(4)), p / "patient001_frame01_gt.nii.gz")
+    cfg.data.root = str(tmp_path)
+    task = load_task(cfg)
+    assert task.class_names == ("RV", "myocardium", "LV")
+    assert set(task.y_test.unique().tolist()) == {0, 1, 2, 3}

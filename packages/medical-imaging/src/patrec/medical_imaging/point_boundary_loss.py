@@ -464,9 +464,11 @@ class PBLDataConfig:
 
     name: str = param(
         "fundus",
-        "fundus (embedded: disc rim + cup, 3 classes) or lesion (embedded, 2 classes)",
+        "fundus (embedded: disc rim + cup, 3 classes), lesion (embedded, 2 classes) or acdc "
+        "(local NIfTI folder in data.root: RV, myocardium, LV + background)",
         source="Sec. 4.1: ACDC / POEM (multi-class MR); our embedded stand-in: fundus_task",
     )
+    root: str | None = param(None, "local dataset folder (--data) for data.name=acdc")
     size: int = param(256, "images are size x size", source="Sec. 4.1: 2-D slices 256 x 256")
     n_train: int = param(48, "training images (point labels only)")
     n_val: int = param(8, "fully annotated validation images for model selection")
@@ -575,8 +577,8 @@ def _check_config(cfg: PointBoundaryConfig) -> None:
         raise ConfigError(f"variants: expected a non-empty subset of {VARIANTS}, got {bad}")
     if not cfg.seeds:
         raise ConfigError("seeds must not be empty")
-    if cfg.data.name not in ("fundus", "lesion"):
-        raise ConfigError(f"data.name: expected fundus or lesion, got {cfg.data.name!r}")
+    if cfg.data.name not in ("fundus", "lesion", "acdc"):
+        raise ConfigError(f"data.name: expected fundus, lesion or acdc, got {cfg.data.name!r}")
     div = 2 ** (len(cfg.model.widths) - 1)
     if cfg.data.size % div:
         raise ConfigError(f"data.size {cfg.data.size} must be a multiple of {div}")
@@ -615,6 +617,7 @@ def load_task(cfg: PointBoundaryConfig, data: SegmentationData | None = None) ->
     from patrec.medical_imaging.data import (
         fundus_task,
         lesion_task,
+        load_acdc,
         masks_to_index,
         sample_point_labels,
     )
@@ -626,8 +629,19 @@ def load_task(cfg: PointBoundaryConfig, data: SegmentationData | None = None) ->
             data = fundus_task(n, d.n_test, size=d.size, domains=(), seed=0)
         elif d.name == "lesion":
             data = lesion_task(n, d.n_test, size=d.size, background=d.background, seed=0)
+        elif d.name == "acdc":
+            if d.root is None:
+                raise DataError("data.name=acdc needs the ACDC folder: --data PATH")
+            x, m = load_acdc(d.root, size=d.size, limit=n + d.n_test)
+            if len(x) < n + d.n_test:
+                raise DataError(f"ACDC under {d.root} has {len(x)} slices, need {n + d.n_test}")
+            # slices in file order: the first n train/validate, the last n_test test
+            data = SegmentationData(
+                x[:n], m[:n], x[n : n + d.n_test], m[n : n + d.n_test],
+                class_names=("RV", "myocardium", "LV"), name="acdc",
+            )  # fmt: skip
         else:
-            raise DataError(f"data.name={d.name!r}: only the embedded fundus/lesion tasks")
+            raise DataError(f"data.name={d.name!r}: expected fundus, lesion or acdc")
     if len(data.x_train) <= d.n_val:
         raise InputError(f"need more than n_val={d.n_val} training images, got {len(data.x_train)}")
     k = len(data.class_names) + 1
