@@ -181,3 +181,28 @@ def test_datafree_mode_rejects_zero_steps():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ConfigError, match="steps_per_epoch"):
         Trainer(model, opt, None, lambda tr, b: {}, TrainConfig(cpu=True), steps_per_epoch=0)
+
+
+def test_early_stop_from_eval_fn_survives_resume(tmp_path):
+    def make():
+        seed_everything(0)
+        model = nn.Linear(5, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(tr, batch):
+            x, y = batch
+            return {"loss": nn.functional.cross_entropy(tr.model(x), y)}
+
+        def ev(tr):
+            if tr.state.epoch == 1:  # the second epoch decides to stop
+                tr.stop()
+            return {}
+
+        cfg = TrainConfig(epochs=5, batch_size=8, progress=False, cpu=True)
+        return Trainer(model, opt, _data(), step, cfg, out_dir=tmp_path, eval_fn=ev)
+
+    tr = make()
+    assert len(tr.fit()) == 2 and tr.state.stopped
+    again = make()  # resumes from the checkpoint written at the stop: nothing more to train
+    assert len(again.fit()) == 2
+    assert state_digest(again.unwrapped_model) == state_digest(tr.unwrapped_model)

@@ -192,6 +192,7 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
     running: dict[str, float] = field(default_factory=dict)
     running_count: int = 0
+    stopped: bool = False
 
 
 class Trainer:
@@ -314,6 +315,7 @@ class Trainer:
                 "history": self.state.history,
                 "running": self.state.running,
                 "running_count": self.state.running_count,
+                "stopped": self.state.stopped,
                 "world_size": self.world_size,
             }
             atomic_write_text(path / "state.json", json.dumps(st, indent=1))
@@ -355,9 +357,17 @@ class Trainer:
             history=st["history"],
             running=st.get("running", {}),
             running_count=st.get("running_count", 0),
+            stopped=st.get("stopped", False),
         )
 
     # -- the loop -----------------------------------------------------------------------
+    def stop(self) -> None:
+        """End training after the current epoch (early stopping); call it from ``eval_fn``.
+
+        The decision is saved with the epoch's checkpoint, so a resumed run stops too.
+        """
+        self.state.stopped = True
+
     def fit(self) -> list[dict[str, float]]:
         """Train to ``cfg.epochs`` (resuming if a checkpoint exists) and return the history.
 
@@ -374,7 +384,7 @@ class Trainer:
         seed_everything(cfg.seed, cfg.deterministic)
         n = None if self.dataset is None else len(self.dataset)
         try:
-            while self.state.epoch < cfg.epochs:
+            while self.state.epoch < cfg.epochs and not self.state.stopped:
                 epoch = self.state.epoch
                 batches: list[torch.Tensor | None]
                 if n is None:

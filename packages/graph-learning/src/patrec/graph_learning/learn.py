@@ -850,8 +850,8 @@ def fit_learn(
             since = 0
         else:
             since = len(past) - int(np.argmin(past))
-        if since >= patience:  # early stopping: end the run after this epoch
-            tr.cfg.epochs = tr.state.epoch + 1
+        if since >= patience:  # early stopping: end the run after this epoch (kept on resume)
+            tr.stop()
         return {"val/l1": val}
 
     trainer = Trainer(
