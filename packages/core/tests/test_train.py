@@ -206,3 +206,14 @@ def test_early_stop_from_eval_fn_survives_resume(tmp_path):
     again = make()  # resumes from the checkpoint written at the stop: nothing more to train
     assert len(again.fit()) == 2
     assert state_digest(again.unwrapped_model) == state_digest(tr.unwrapped_model)
+
+
+def test_close_releases_the_shared_accelerators_references():
+    model = nn.Linear(5, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    tr = Trainer(model, opt, _data(), lambda t, b: {}, TrainConfig(cpu=True, progress=False))
+    acc = tr.accelerator
+    assert any(m is tr.model for m in acc._models)
+    tr.close()
+    assert not any(m is tr.model for m in acc._models)
+    assert not any(o is tr.optimizer for o in acc._optimizers)

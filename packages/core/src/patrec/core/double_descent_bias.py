@@ -46,6 +46,7 @@ from torch import Tensor, nn
 from patrec.core.config import param
 from patrec.core.data import ImageClassificationData
 from patrec.core.errors import ConfigError, InputError
+from patrec.core.nn import StagedBackbone
 from patrec.core.registry import Method
 from patrec.core.train import TrainConfig
 
@@ -336,7 +337,8 @@ def make_stimuli(
 
     rows = [draw_pair(f) for f in (SHAPE, TEXTURE) for _ in range(pairs_per_factor)]
     factor = [SHAPE] * pairs_per_factor + [TEXTURE] * pairs_per_factor
-    imgs_a, imgs_b = [], []
+    imgs_a: list[np.ndarray] = []
+    imgs_b: list[np.ndarray] = []
     for sa, sb, ta, tb in rows:
         for s, t, out in ((sa, ta, imgs_a), (sb, tb, imgs_b)):
             img = _render(masks[s], texs[t], rng, crop, amplitude)
@@ -948,11 +950,13 @@ def train_run(
         dev = tr.device
         logits = torch.cat([net(xb.to(dev)).float().cpu() for xb in torch.split(data.x_test, 512)])
         err = 100.0 * float((logits.argmax(1) != data.y_test).float().mean())
-        feat: Callable[[Tensor], Tensor]
-        if hasattr(net, "forward_features"):
-            feat = lambda xb: net.forward_features(xb)[-1]  # noqa: E731  last conv stage
-        else:  # pragma: no cover - every configured backbone is staged
-            raise ConfigError("the model must expose forward_features")
+        if not isinstance(net, StagedBackbone):  # pragma: no cover - every backbone is staged
+            raise ConfigError("the model must expose forward_features (a StagedBackbone)")
+        staged = net
+
+        def feat(xb: Tensor) -> Tensor:
+            return staged.forward_features(xb)[-1]  # the last conv stage
+
         b = model_bias(feat, stimuli, dev)
         return {
             "test_error": err,

@@ -360,6 +360,19 @@ class Trainer:
             stopped=st.get("stopped", False),
         )
 
+    def close(self) -> None:
+        """Drop the process-wide Accelerator's references to this run's model and optimizer.
+
+        Accelerate keeps every prepared model and optimizer in lists on its Accelerator, which
+        patrec shares across the process; a recipe that trains many models (variants x seeds,
+        federated phases) should close each trainer when done so they can be freed.
+        """
+        acc = self.accelerator
+        for name, obj in (("_models", self.model), ("_optimizers", self.optimizer)):
+            held = getattr(acc, name, None)
+            if isinstance(held, list):
+                held[:] = [o for o in held if o is not obj]
+
     # -- the loop -----------------------------------------------------------------------
     def stop(self) -> None:
         """End training after the current epoch (early stopping); call it from ``eval_fn``.
