@@ -50,7 +50,9 @@ def test_smoke_run_then_reproduce_report(tmp_path) -> None:
     assert "ours - cds" in r.stdout
 
     # reproduce reuses the finished runs in the same folder and writes the report
-    r = _patrec("reproduce", "--domain", "core", "--out", str(tmp_path / "report"))
+    r = _patrec(
+        "reproduce", "--domain", "core", "--method", "core/ncds", "--out", str(tmp_path / "report")
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     text = (tmp_path / "report" / "report.md").read_text()
     assert "`core/ncds`" in text and "accuracy.png" in text

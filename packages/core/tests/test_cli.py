@@ -28,6 +28,7 @@ def _err(capsys, argv):
         (["run", "core/ncds", "--seed", "-1"], "--seed must be >= 0"),
         (["info", "ncdss"], "did you mean core/ncds"),
         (["reproduce", "--domain", "nodomain"], "no installed patrec package"),
+        (["reproduce", "--method", "core/nope"], "unknown method(s) core/nope"),
         (["frobnicate"], "invalid choice"),
         (["run"], "required"),
     ],

@@ -6,7 +6,7 @@
     patrec info NAME
     patrec run NAME [--preset smoke|paper] [--set key=value ...] [--data PATH]
                [--out DIR] [--seed N]
-    patrec reproduce [--domain D] [--out DIR] [--preset smoke]
+    patrec reproduce [--domain D] [--method NAME ...] [--out DIR] [--preset smoke]
 
 Bad input (an unknown method, preset or key, an ill-typed value, a missing data path)
 prints one line saying what was wrong and what is accepted, and exits with code 2.
@@ -65,6 +65,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="run every installed method's recipe into one report")
     rep.add_argument("--domain", default=None, help="only this package, e.g. core")
+    rep.add_argument(
+        "--method",
+        action="append",
+        default=None,
+        help="only this method, e.g. core/ncds (repeatable)",
+    )
     rep.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="report folder")
     rep.add_argument("--preset", default="smoke", help="preset of every run (default smoke)")
     return p
@@ -192,6 +198,15 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from patrec.core.report import write_reproduce_report
 
     methods = list_methods(args.domain)
+    if args.method:
+        known = {m.name for m in methods}
+        unknown = [n for n in args.method if n not in known]
+        if unknown:
+            raise ConfigError(
+                f"unknown method(s) {', '.join(unknown)}"
+                f"{' in ' + args.domain if args.domain else ''}; see `patrec list`"
+            )
+        methods = [m for m in methods if m.name in args.method]
     if not methods:
         raise ConfigError(
             f"no installed method{' in ' + args.domain if args.domain else ''} to run"
