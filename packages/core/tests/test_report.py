@@ -53,3 +53,25 @@ def test_metrics_compare_and_report(tmp_path):
     )
     text = rep.read_text()
     assert "`x/y`" in text and "+0.1500" in text and "failed: boom" in text and "bars.png" in text
+
+
+def test_run_once_computes_once_and_reads_back_tensors(tmp_path):
+    import torch
+
+    from patrec.core.report import run_once
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"seed": 3, "metrics": {"acc": 0.5}, "tensors": {"pred": torch.arange(4)}}
+
+    first = run_once(tmp_path / "r", compute)
+    again = run_once(tmp_path / "r", compute)
+    assert len(calls) == 1
+    assert again["metrics"] == {"acc": 0.5} and again["seed"] == 3
+    assert torch.equal(again["tensors"]["pred"], first["tensors"]["pred"])
+    assert (tmp_path / "r" / "result.safetensors").is_file()
+    # a non-writing process computes but leaves no trace
+    run_once(tmp_path / "s", compute, write=False)
+    assert len(calls) == 2 and not (tmp_path / "s").exists()

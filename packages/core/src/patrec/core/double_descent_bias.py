@@ -32,6 +32,7 @@ Equation labels (B1, B2, P1, S1) are ours: the paper numbers none of its formula
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -1092,9 +1093,8 @@ def recipe(cfg: DDBConfig, out_dir: str | Path, *, data: object = None) -> dict[
     noise rate), ``bias_curves.png`` (shape bias per epoch, mean ± std over seeds),
     ``stimuli.png`` and ``runs/<variant>/seed<k>/result.json``. Finished runs are read back.
     """
-    import json
 
-    from patrec.core.report import atomic_write_text, plot_curves, write_metrics
+    from patrec.core.report import plot_curves, run_once, write_metrics
 
     _check_config(cfg)
     out = Path(out_dir)
@@ -1112,23 +1112,21 @@ def recipe(cfg: DDBConfig, out_dir: str | Path, *, data: object = None) -> dict[
         seed=pc.seed,
     )
     results: dict[str, list[dict[str, Any]]] = {_variant(p): [] for p in cfg.noise_rates}
+
+    def run(p: float, seed: int, run_dir: Path) -> dict[str, Any]:
+        hist = train_run(cfg, p, seed, ds, stimuli, run_dir)
+        return {
+            "seed": seed,
+            "noise_rate": p,
+            "history": hist,
+            "analysis": _analyse(hist, cfg.analysis),
+        }
+
     for p in cfg.noise_rates:
         v = _variant(p)
         for seed in cfg.seeds:
             run_dir = out / "runs" / v / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file():
-                results[v].append(json.loads(done.read_text()))
-                continue
-            hist = train_run(cfg, p, seed, ds, stimuli, run_dir)
-            res = {
-                "seed": seed,
-                "noise_rate": p,
-                "history": hist,
-                "analysis": _analyse(hist, cfg.analysis),
-            }
-            atomic_write_text(done, json.dumps(res, indent=1, allow_nan=True))
-            results[v].append(res)
+            results[v].append(run_once(run_dir, functools.partial(run, p, seed, run_dir)))
 
     variants: dict[str, dict[str, Any]] = {}
     for v, runs in results.items():

@@ -35,6 +35,7 @@ paper's supplementary material, not in its text; the defaults below are ours.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1354,12 +1355,13 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
     """
     import json
 
-    from safetensors.torch import save_file
+    from safetensors.torch import save as save_bytes
 
     from patrec.core.report import (
-        atomic_write_text,
+        atomic_write_bytes,
         plot_bars,
         plot_curves,
+        run_once,
         summarize_seeds,
         write_metrics,
     )
@@ -1371,22 +1373,25 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
     acc = get_accelerator(cfg.train.cpu, cfg.train.mixed_precision)
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
     full = _load_full(cfg)  # once; only the labelled subset depends on the seed
+
+    def run(
+        variant: str, seed: int, data_s: ImageClassificationData, run_dir: Path
+    ) -> dict[str, Any]:
+        tv = train_variant(cfg, variant, seed, data_s, run_dir)
+        if acc.is_main_process:  # the deployed backbone, beside result.json
+            state = {k: v.detach().cpu().contiguous() for k, v in tv.model.state_dict().items()}
+            atomic_write_bytes(run_dir / "backbone.safetensors", save_bytes(state))
+        return {"seed": seed, "metrics": tv.metrics, "history": tv.history}
+
     for seed in cfg.seeds:
         data_s = _labelled_subset(full, cfg.data.labelled_fraction, seed)
         for variant in cfg.variants:
             run_dir = out / "runs" / variant / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file():
-                results[variant].append(json.loads(done.read_text()))
-                continue
-            tv = train_variant(cfg, variant, seed, data_s, run_dir)
-            res = {"seed": seed, "metrics": tv.metrics, "history": tv.history}
-            if acc.is_main_process:
-                state = {k: v.detach().cpu().contiguous() for k, v in tv.model.state_dict().items()}
-                tmp = run_dir / ".backbone.safetensors.tmp"
-                save_file(state, str(tmp))
-                tmp.replace(run_dir / "backbone.safetensors")
-                atomic_write_text(done, json.dumps(res, indent=1))
+            res = run_once(
+                run_dir,
+                functools.partial(run, variant, seed, data_s, run_dir),
+                write=acc.is_main_process,
+            )
             acc.wait_for_everyone()
             results[variant].append(res)
 

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "atomic_write_text",
     "plot_bars",
     "plot_curves",
+    "run_once",
     "summarize_seeds",
     "write_metrics",
     "write_reproduce_report",
@@ -57,6 +58,42 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def run_once(
+    run_dir: str | Path, compute: Callable[[], Mapping[str, Any]], *, write: bool = True
+) -> dict[str, Any]:
+    """The result of one (variant, seed) run of a recipe, computed at most once per folder.
+
+    If ``run_dir/result.json`` exists (a previous call finished), it is read back; otherwise
+    ``compute()`` runs and its result is written there atomically, so an interrupted recipe
+    redoes only unfinished runs. JSON-able values go to ``result.json``; a ``"tensors"`` entry
+    (name -> tensor, e.g. example predictions) goes to ``result.safetensors``, written first,
+    and comes back under the same key. ``write=False`` (a non-main process under DDP)
+    computes without writing.
+    """
+    run_dir = Path(run_dir)
+    done, tens = run_dir / "result.json", run_dir / "result.safetensors"
+    if done.is_file():
+        res: dict[str, Any] = json.loads(done.read_text())
+        if tens.is_file():
+            from safetensors.torch import load_file
+
+            res["tensors"] = load_file(str(tens))
+        return res
+    res = dict(compute())
+    if write:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tensors = res.pop("tensors", None)
+        if tensors:
+            from safetensors.torch import save as save_bytes
+
+            state = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+            atomic_write_bytes(tens, save_bytes(state))
+        atomic_write_text(done, json.dumps(res, indent=1, allow_nan=True))
+        if tensors is not None:
+            res["tensors"] = tensors
+    return res
 
 
 def _clean(v: Any) -> Any:

@@ -108,20 +108,27 @@ def one_hot_masks(labels: Tensor, num_classes: int) -> Tensor:
 
 
 # -- networks -------------------------------------------------------------------------------
+def _two_convs(in_ch: int, out_ch: int, *, last_relu: bool) -> nn.Sequential:
+    """(3x3 conv, BN, ReLU), (3x3 conv, BN[, ReLU])."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+    ]
+    if last_relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
 class DoubleConv(nn.Module):
     """(3x3 conv, BN, ReLU) x 2, the U-Net level: ``(N, in, H, W) -> (N, out, H, W)``."""
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_ch, out_ch
-        self.body = nn.Sequential(
-            nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_ch),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_ch),
-            nn.ReLU(inplace=True),
-        )
+        self.body = _two_convs(in_ch, out_ch, last_relu=True)
 
     def forward(self, x: Tensor) -> Tensor:
         out: Tensor = self.body(x)
@@ -134,13 +141,7 @@ class ResidualDoubleConv(nn.Module):
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_ch, out_ch
-        self.body = nn.Sequential(
-            nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_ch),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_ch),
-        )
+        self.body = _two_convs(in_ch, out_ch, last_relu=False)  # ReLU after the shortcut
         self.shortcut: nn.Module = (
             nn.Identity()
             if in_ch == out_ch

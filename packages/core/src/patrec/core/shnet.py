@@ -42,6 +42,7 @@ before the addition (as in SE-ResNet), SqueezeNext's CIFAR stage widths
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1223,9 +1224,9 @@ def recipe(cfg: SHNetConfig, out_dir: str | Path, *, data: object = None) -> dic
     import json
 
     from patrec.core.report import (
-        atomic_write_text,
         plot_bars,
         plot_curves,
+        run_once,
         summarize_seeds,
         write_metrics,
     )
@@ -1236,17 +1237,17 @@ def recipe(cfg: SHNetConfig, out_dir: str | Path, *, data: object = None) -> dic
     acc = get_accelerator(cfg.train.cpu, cfg.train.mixed_precision)
     ds = data if isinstance(data, ImageClassificationData) else load_data(cfg)
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
+
+    def run(variant: str, seed: int) -> dict[str, Any]:
+        tv = train_variant(cfg, variant, seed, ds, out / "runs" / variant / f"seed{seed}")
+        return {"seed": seed, "metrics": tv.metrics, "history": tv.history}
+
     for seed in cfg.seeds:
         for variant in cfg.variants:
             run_dir = out / "runs" / variant / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file():
-                results[variant].append(json.loads(done.read_text()))
-                continue
-            tv = train_variant(cfg, variant, seed, ds, run_dir)
-            res = {"seed": seed, "metrics": tv.metrics, "history": tv.history}
-            if acc.is_main_process:
-                atomic_write_text(done, json.dumps(res, indent=1))
+            res = run_once(
+                run_dir, functools.partial(run, variant, seed), write=acc.is_main_process
+            )
             acc.wait_for_everyone()
             results[variant].append(res)
 

@@ -46,6 +46,7 @@ skeleton with normal gait and six abnormalities, split by subject).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -978,12 +979,11 @@ def recipe(cfg: AGCFNConfig, out_dir: str | Path, *, data: object = None) -> dic
     ``F`` of the first seed's AGCFN), ``test_accuracy_curves.png`` and ``runs/<variant>/
     seed<k>/result.json``.
     """
-    import json
 
     from patrec.core.report import (
-        atomic_write_text,
         plot_bars,
         plot_curves,
+        run_once,
         summarize_seeds,
         write_metrics,
     )
@@ -997,25 +997,24 @@ def recipe(cfg: AGCFNConfig, out_dir: str | Path, *, data: object = None) -> dic
     else:
         raise InputError(f"data must be a GaitData or None, got {type(data).__name__}")
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
+
+    def run(variant: str, seed: int) -> dict[str, Any]:
+        tv = train_variant(cfg, variant, seed, gd, out / "runs" / variant / f"seed{seed}")
+        res: dict[str, Any] = {
+            "seed": seed,
+            "metrics": tv.metrics,
+            "history": tv.history,
+            "confusion": tv.confusion,
+        }
+        if VARIANTS[variant][0] == "fusion":
+            res["adjacency"] = tv.model.learned_adjacency().tolist()
+            res["node_names"] = list(tv.model.node_names)
+        return res
+
     for seed in cfg.seeds:
         for variant in cfg.variants:
             run_dir = out / "runs" / variant / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file():
-                results[variant].append(json.loads(done.read_text()))
-                continue
-            tv = train_variant(cfg, variant, seed, gd, run_dir)
-            res: dict[str, Any] = {
-                "seed": seed,
-                "metrics": tv.metrics,
-                "history": tv.history,
-                "confusion": tv.confusion,
-            }
-            if VARIANTS[variant][0] == "fusion":
-                res["adjacency"] = tv.model.learned_adjacency().tolist()
-                res["node_names"] = list(tv.model.node_names)
-            atomic_write_text(done, json.dumps(res))
-            results[variant].append(res)
+            results[variant].append(run_once(run_dir, functools.partial(run, variant, seed)))
 
     variants: dict[str, dict[str, Any]] = {}
     for v, runs in results.items():

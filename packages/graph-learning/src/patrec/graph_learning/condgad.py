@@ -57,7 +57,7 @@ training sample is a run of ``T + K`` consecutive snapshots (``T`` context, ``K`
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -1519,11 +1519,12 @@ def recipe(cfg: CondgadConfig, out_dir: str | Path, *, data: object = None) -> d
     ``runs/<variant>/seed<k>/`` (checkpoints, ``result.json`` with the scores,
     ``model.safetensors``).
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save as save_bytes
 
     from patrec.core.report import (
-        atomic_write_text,
+        atomic_write_bytes,
         plot_curves,
+        run_once,
         summarize_seeds,
         write_metrics,
     )
@@ -1533,27 +1534,24 @@ def recipe(cfg: CondgadConfig, out_dir: str | Path, *, data: object = None) -> d
     series = load_series(cfg)
     prep = prepare_windows(series, cfg)
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
+
+    def run(variant: str, seed: int) -> dict[str, Any]:
+        run_dir = out / "runs" / variant / f"seed{seed}"
+        tv = train_variant(cfg, variant, seed, prep, run_dir)
+        state = {k: v.detach().cpu().contiguous() for k, v in tv.model.state_dict().items()}
+        atomic_write_bytes(run_dir / "model.safetensors", save_bytes(state))
+        return {
+            "seed": seed,
+            "metrics": tv.metrics,
+            "history": tv.history,
+            "threshold": tv.threshold,
+            "test_scores": [None if math.isnan(v) else v for v in tv.test_scores.tolist()],
+        }
+
     for seed in cfg.seeds:
         for variant in cfg.variants:
             run_dir = out / "runs" / variant / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file():
-                results[variant].append(json.loads(done.read_text()))
-                continue
-            tv = train_variant(cfg, variant, seed, prep, run_dir)
-            res = {
-                "seed": seed,
-                "metrics": tv.metrics,
-                "history": tv.history,
-                "threshold": tv.threshold,
-                "test_scores": [None if math.isnan(v) else v for v in tv.test_scores.tolist()],
-            }
-            state = {k: v.detach().cpu().contiguous() for k, v in tv.model.state_dict().items()}
-            tmp = run_dir / ".model.safetensors.tmp"
-            save_file(state, str(tmp))
-            tmp.replace(run_dir / "model.safetensors")
-            atomic_write_text(done, json.dumps(res, indent=1))
-            results[variant].append(res)
+            results[variant].append(run_once(run_dir, functools.partial(run, variant, seed)))
 
     keys = sorted({k for runs in results.values() for r in runs for k in r["metrics"]})
     variants: dict[str, dict[str, Any]] = {}

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
+import functools
 import math
 import time
 import zlib
@@ -1087,13 +1087,22 @@ def _run_one(
     seed: int,
     run_dir: Path,
 ) -> dict[str, Any]:
-    """Embed (and score) one graph with one variant and seed; write result.json."""
-    from patrec.core.report import atomic_write_text
+    """Embed (and score) one graph with one variant and seed, once per ``run_dir``."""
+    from patrec.core.report import run_once
 
-    done = run_dir / "result.json"
-    if done.is_file():
-        res: dict[str, Any] = json.loads(done.read_text())
-        return res
+    job = functools.partial(_compute_one, task, variant, data, split, cfg, seed, run_dir)
+    return run_once(run_dir, job)
+
+
+def _compute_one(
+    task: str,
+    variant: str,
+    data: GraphData,
+    split: Any,
+    cfg: LEARNConfig,
+    seed: int,
+    run_dir: Path,
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     if task == "link":
         g = data.with_graph(split.train)
@@ -1111,14 +1120,19 @@ def _run_one(
             emb, data.labels, runs=cfg.eval.kmeans_runs, seed=seed, n_init=cfg.eval.kmeans_n_init
         )
     metrics["seconds"] = time.perf_counter() - t0
-    res = {"task": task, "variant": variant, "graph": data.name, "seed": seed, "metrics": metrics}
+    res: dict[str, Any] = {
+        "task": task,
+        "variant": variant,
+        "graph": data.name,
+        "seed": seed,
+        "metrics": metrics,
+    }
     if tl is not None:
         res["history"] = tl.history
         res["best_epoch"] = tl.best_epoch
         res["pairs"] = {"positive": tl.pairs.num_positive, "negative": tl.pairs.num_negative}
     run_dir.mkdir(parents=True, exist_ok=True)
     np.save(run_dir / "embedding.npy", emb)
-    atomic_write_text(done, json.dumps(res, indent=1))
     return res
 
 

@@ -38,6 +38,7 @@ Implementation notes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
 import math
 from dataclasses import dataclass, field
@@ -787,10 +788,14 @@ def recipe(cfg: PointBoundaryConfig, out_dir: str | Path, *, data: object = None
     ``dice_bars.png``, ``hd95_bars.png``, ``examples_<variant>.png`` and
     ``runs/<variant>/seed<k>/``.
     """
-    import json
     import time
 
-    from patrec.core.report import atomic_write_text, plot_bars, summarize_seeds, write_metrics
+    from patrec.core.report import (
+        plot_bars,
+        run_once,
+        summarize_seeds,
+        write_metrics,
+    )
     from patrec.core.segmentation import one_hot_masks, plot_segmentation
 
     _check_config(cfg)
@@ -813,22 +818,22 @@ def recipe(cfg: PointBoundaryConfig, out_dir: str | Path, *, data: object = None
     n_show = min(6, len(task.x_test))
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
     examples: dict[str, Tensor] = {}
+
+    def run(variant: str, seed: int) -> dict[str, Any]:
+        vm = maps[variant[3:]] if variant.startswith("lb_") else None
+        run_dir = out / "runs" / variant / f"seed{seed}"
+        net, hist, met = train_variant(cfg, variant, seed, task, vm, run_dir)
+        pred = predict(net, task.x_test[:n_show])
+        return {"seed": seed, "metrics": met, "history": hist, "tensors": {"pred": pred}}
+
     for seed in cfg.seeds:
         for variant in cfg.variants:
-            run_dir = out / "runs" / variant / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file():
-                res = json.loads(done.read_text())
-            else:
-                vm = maps[variant[3:]] if variant.startswith("lb_") else None
-                net, hist, met = train_variant(cfg, variant, seed, task, vm, run_dir)
-                pred = predict(net, task.x_test[:n_show])
-                res = {"seed": seed, "metrics": met, "history": hist, "pred": pred.tolist()}
-                run_dir.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(done, json.dumps(res))
+            res = run_once(
+                out / "runs" / variant / f"seed{seed}", functools.partial(run, variant, seed)
+            )
             results[variant].append(res)
             if seed == cfg.seeds[0]:
-                examples[variant] = torch.tensor(res["pred"], dtype=torch.long)
+                examples[variant] = res["tensors"]["pred"].long()
 
     keys = ["dice", "iou", "hd95", *[f"dice_{c}" for c in range(1, k)]]
     variants = {

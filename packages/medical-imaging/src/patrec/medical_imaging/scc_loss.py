@@ -33,6 +33,7 @@ Hermitian weights, see :func:`spectral_correlation_coefficient`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -638,11 +639,13 @@ def recipe(cfg: SCCConfig, out_dir: str | Path, *, data: object = None) -> dict[
     ``train_loss_curves.png``, ``examples_<variant>_<domain>.png`` (seed ``seeds[0]`` on the
     most shifted domain) and ``runs/<variant>/seed<k>/``.
     """
-    import json
 
-    from safetensors.torch import load_file, save_file
-
-    from patrec.core.report import atomic_write_text, plot_curves, summarize_seeds, write_metrics
+    from patrec.core.report import (
+        plot_curves,
+        run_once,
+        summarize_seeds,
+        write_metrics,
+    )
     from patrec.core.segmentation import plot_segmentation
 
     _check_config(cfg)
@@ -656,23 +659,25 @@ def recipe(cfg: SCCConfig, out_dir: str | Path, *, data: object = None) -> dict[
     n_show = min(6, len(show_x))
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
     examples: dict[str, Tensor] = {}
+
+    def run(variant: str, seed: int) -> dict[str, Any]:
+        tm = train_variant(cfg, variant, seed, ds, out / "runs" / variant / f"seed{seed}")
+        pred = predict_masks(tm.model, show_x[:n_show], cfg.threshold)
+        return {
+            "seed": seed,
+            "metrics": tm.metrics,
+            "history": tm.history,
+            "tensors": {"pred": pred.to(torch.uint8)},
+        }
+
     for seed in cfg.seeds:
         for variant in cfg.variants:
-            run_dir = out / "runs" / variant / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file() and (run_dir / "examples.safetensors").is_file():
-                results[variant].append(json.loads(done.read_text()))
-                pred = load_file(str(run_dir / "examples.safetensors"))["pred"].bool()
-            else:
-                tm = train_variant(cfg, variant, seed, ds, run_dir)
-                pred = predict_masks(tm.model, show_x[:n_show], cfg.threshold)
-                res = {"seed": seed, "metrics": tm.metrics, "history": tm.history}
-                run_dir.mkdir(parents=True, exist_ok=True)
-                save_file({"pred": pred.to(torch.uint8)}, str(run_dir / "examples.safetensors"))
-                atomic_write_text(done, json.dumps(res, indent=1))
-                results[variant].append(res)
+            res = run_once(
+                out / "runs" / variant / f"seed{seed}", functools.partial(run, variant, seed)
+            )
+            results[variant].append(res)
             if seed == cfg.seeds[0]:
-                examples[variant] = pred
+                examples[variant] = res["tensors"]["pred"].bool()
 
     variants: dict[str, dict[str, Any]] = {}
     per_domain: dict[str, dict[str, dict[str, dict[str, float]]]] = {"dice": {}, "hd95": {}}
