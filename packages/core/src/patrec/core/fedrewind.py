@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 import sys
@@ -1850,13 +1851,33 @@ def recipe(cfg: FedRewindConfig, out_dir: str | Path, *, data: object = None) ->
     ``partition.png`` (class counts per node, first seed); ``runs/<variant>/seed<k>/`` holds
     round checkpoints and ``result.json``; a finished run is read back, not rerun.
     """
-    from patrec.core.report import atomic_write_text, plot_curves, summarize_seeds, write_metrics
+    from patrec.core.report import plot_curves, run_once, summarize_seeds, write_metrics
 
     _check_config(cfg)
     out = Path(out_dir)
     full = load_data(cfg)
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
     plots: list[Path] = []
+
+    def run(variant: str, seed: int, split: Any, run_dir: Path) -> dict[str, Any]:
+        res = run_variant(cfg, variant, seed, split, full.in_channels, run_dir)
+        assert res.accuracy is not None
+        last = res.history[-1]
+        row = {
+            "seed": seed,
+            "metrics": {k: float(last[k]) for k in ("FA", "FF", "PFA")},
+            "accuracy_matrix": res.accuracy.tolist(),
+            "history": res.history,
+            "schedule": list(
+                rewind_schedule(
+                    cfg.train.epochs, cfg.fed.rewind_fraction if VARIANTS[variant][2] else 0.0
+                )
+            ),
+        }
+        if "server_accuracy" in last:
+            row["metrics"]["server_accuracy"] = float(last["server_accuracy"])
+        return row
+
     for si, seed in enumerate(cfg.seeds):
         split = split_data(cfg, full, seed)
         if si == 0:
@@ -1871,28 +1892,8 @@ def recipe(cfg: FedRewindConfig, out_dir: str | Path, *, data: object = None) ->
             )
         for variant in cfg.variants:
             run_dir = out / "runs" / variant / f"seed{seed}"
-            done = run_dir / "result.json"
-            if done.is_file():
-                results[variant].append(json.loads(done.read_text()))
-                continue
-            res = run_variant(cfg, variant, seed, split, full.in_channels, run_dir)
-            assert res.accuracy is not None
-            last = res.history[-1]
-            row = {
-                "seed": seed,
-                "metrics": {k: float(last[k]) for k in ("FA", "FF", "PFA")},
-                "accuracy_matrix": res.accuracy.tolist(),
-                "history": res.history,
-                "schedule": list(
-                    rewind_schedule(
-                        cfg.train.epochs, cfg.fed.rewind_fraction if VARIANTS[variant][2] else 0.0
-                    )
-                ),
-            }
-            if "server_accuracy" in last:
-                row["metrics"]["server_accuracy"] = float(last["server_accuracy"])
-            atomic_write_text(done, json.dumps(row, indent=1))
-            results[variant].append(row)
+            job = functools.partial(run, variant, seed, split, run_dir)
+            results[variant].append(run_once(run_dir, job))
 
     variants: dict[str, dict[str, Any]] = {}
     for v, runs in results.items():

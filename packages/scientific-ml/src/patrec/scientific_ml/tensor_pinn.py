@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -1314,46 +1315,46 @@ def recipe(cfg: TensorPINNConfig, out_dir: str | Path, *, data: object = None) -
     A finished (problem, variant, seed) run (``runs/<problem>/<variant>/seed<k>/result.json``)
     is read back, not retrained. ``data`` is unused: every problem is generated.
     """
-    import json
 
-    from safetensors.torch import save_file
+    from safetensors.torch import save as save_bytes
 
     from patrec.core.bench import ratios
-    from patrec.core.report import atomic_write_text, summarize_seeds, write_metrics
+    from patrec.core.report import (
+        atomic_write_bytes,
+        run_once,
+        summarize_seeds,
+        write_metrics,
+    )
 
     _check_config(cfg)
     out = Path(out_dir)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+    def run(problem: str, variant: str, seed: int, run_dir: Path) -> dict[str, Any]:
+        tr = train_run(
+            cfg,
+            problem,
+            variant,
+            seed,
+            run_dir,
+            time_same_grid=cfg.bench.same_grid and seed == cfg.seeds[0],
+        )
+        state = {k: v.detach().cpu().contiguous() for k, v in tr.model.state_dict().items()}
+        atomic_write_bytes(run_dir / "model.safetensors", save_bytes(state))
+        return {
+            "seed": seed,
+            "metrics": tr.metrics,
+            "history": tr.history,
+            "slice": tr.slice if seed == cfg.seeds[0] else None,
+        }
+
     for problem in cfg.problems:
         results[problem] = {v: [] for v in cfg.variants}
         for seed in cfg.seeds:
             for variant in cfg.variants:
                 run_dir = out / "runs" / problem / variant / f"seed{seed}"
-                done = run_dir / "result.json"
-                if done.is_file():
-                    results[problem][variant].append(json.loads(done.read_text()))
-                    continue
-                tr = train_run(
-                    cfg,
-                    problem,
-                    variant,
-                    seed,
-                    run_dir,
-                    time_same_grid=cfg.bench.same_grid and seed == cfg.seeds[0],
-                )
-                res = {
-                    "seed": seed,
-                    "metrics": tr.metrics,
-                    "history": tr.history,
-                    "slice": tr.slice if seed == cfg.seeds[0] else None,
-                }
-                state = {k: v.detach().cpu().contiguous() for k, v in tr.model.state_dict().items()}
-                run_dir.mkdir(parents=True, exist_ok=True)
-                tmp = run_dir / ".model.safetensors.tmp"
-                save_file(state, str(tmp))
-                tmp.replace(run_dir / "model.safetensors")
-                atomic_write_text(done, json.dumps(res, indent=1))
-                results[problem][variant].append(res)
+                job = functools.partial(run, problem, variant, seed, run_dir)
+                results[problem][variant].append(run_once(run_dir, job))
 
     variants: dict[str, dict[str, Any]] = {v: {} for v in cfg.variants}
     per_problem: dict[str, dict[str, Any]] = {}
