@@ -164,3 +164,19 @@ def test_plot_segmentation_writes_png(tmp_path):
     t = torch.stack([_square(), _square(lo=2, hi=6)])
     path = plot_segmentation(x, t, t.roll(1, -1), tmp_path / "seg.png", titles=["a", "b"])
     assert path.is_file() and path.stat().st_size > 1000
+
+
+def test_encoder_hook_sees_every_level_and_replaces_its_output():
+    torch.manual_seed(0)
+    net = UNet(1, 1, widths=(4, 8, 16)).eval()
+    x = torch.randn(2, 1, 16, 16)
+    levels = []
+
+    def identity(level, h):
+        levels.append((level, h.shape[1]))
+        return h
+
+    y, _ = net.forward_features(x, encoder_hook=identity)
+    assert levels == [(0, 4), (1, 8), (2, 16)] and torch.equal(y, net(x))
+    zero0 = net.forward_features(x, encoder_hook=lambda i, h: h * 0 if i == 0 else h)
+    assert not torch.allclose(zero0[0], y) and zero0[1].encoder[0].abs().sum() == 0

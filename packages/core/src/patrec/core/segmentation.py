@@ -254,8 +254,15 @@ class UNet(nn.Module):
         if h % self.divisor or w % self.divisor:
             raise InputError(f"UNet input size {h}x{w} must be a multiple of {self.divisor}")
 
-    def forward_features(self, x: Tensor) -> tuple[Tensor, UNetFeatures]:
-        """Logits and every encoder/decoder feature map."""
+    def forward_features(
+        self, x: Tensor, *, encoder_hook: Callable[[int, Tensor], Tensor] | None = None
+    ) -> tuple[Tensor, UNetFeatures]:
+        """Logits and every encoder/decoder feature map.
+
+        ``encoder_hook(level, h)``, if given, replaces each encoder level's output before it
+        goes down the encoder and across its skip (e.g. a channel re-weighting head after
+        level 0); the returned features are the hooked ones.
+        """
         self._check(x)
         feats = UNetFeatures()
         h = x
@@ -263,6 +270,8 @@ class UNet(nn.Module):
             if i > 0:
                 h = self.pool(h)
             h = enc(h)
+            if encoder_hook is not None:
+                h = encoder_hook(i, h)
             feats.encoder.append(h)
         for j, (up, fuse, dec) in enumerate(zip(self.ups, self.fusions, self.decoder, strict=True)):
             skip = feats.encoder[len(self.widths) - 2 - j]

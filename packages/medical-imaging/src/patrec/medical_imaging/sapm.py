@@ -515,17 +515,17 @@ class SAPMNet(nn.Module):
 
     def forward_guided(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(logits (N, K, H, W), f_in (N, C0, H, W), CA (N, C0, 1, 1))``."""
-        u = self.unet
-        u._check(x)
-        f_in = u.encoder[0](x)
-        h, ca = self.se(f_in)
-        skips = [h]
-        for enc in list(u.encoder)[1:]:
-            h = enc(u.pool(h))
-            skips.append(h)
-        for j, (up, fuse, dec) in enumerate(zip(u.ups, u.fusions, u.decoder, strict=True)):
-            h = dec(fuse(skips[len(u.widths) - 2 - j], up(h)))
-        return u.head(h), f_in, ca
+        seen: dict[str, Tensor] = {}
+
+        def se_after_level0(level: int, h: Tensor) -> Tensor:
+            if level > 0:
+                return h
+            seen["f_in"] = h
+            weighted, seen["ca"] = self.se(h)
+            return weighted
+
+        logits, _ = self.unet.forward_features(x, encoder_hook=se_after_level0)
+        return logits, seen["f_in"], seen["ca"]
 
     def forward(self, x: Tensor, guided: bool = False) -> Any:
         """Logits ``(N, K, H, W)``; with ``guided=True`` the triple of :meth:`forward_guided`
