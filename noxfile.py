@@ -6,8 +6,10 @@ exact session names (quote the parentheses in a shell):
     tests(core)  tests(medical-imaging)  tests(document-biometrics)  tests(video-coding)
     tests(scientific-ml)  tests(generative-security)  tests(autonomous-perception)
     tests(graph-learning)
-        one package's tests, with that package (and patrec-core) installed from its wheel;
-        ``nox -s tests`` runs all eight.
+        one package's tests but those marked ``slow``, with that package (and patrec-core)
+        installed from its wheel; ``nox -s tests`` runs all eight. Each prints its 15
+        slowest tests (``--durations``): a method's tests stay near 10 s on 2 cores.
+    slow          every package's tests marked ``slow`` (longer recipes), all wheels installed
     isolation(medical-imaging)  ...  isolation(graph-learning)
         only patrec-core and one domain installed: shared/isolation_check.py (the domain's
         tests run in tests(<domain>), the same two wheels); ``nox -s isolation`` runs all seven.
@@ -44,7 +46,7 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # gigabytes. Keep the cache on the same filesystem as the repository for hardlinks to work.
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = False
-nox.options.sessions = ["tests", "isolation", "integration", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "slow", "isolation", "integration", "lint", "typecheck", "docs"]
 nox.needs_version = ">=2024.3.2"
 
 PYTHON = "3.11"
@@ -104,17 +106,25 @@ def install_wheels(session: nox.Session, packages: list[str], *extra: str) -> No
     install(session, *(built[p] for p in packages), *extra)
 
 
-def pytest(session: nox.Session, *paths: str) -> None:
+def pytest(session: nox.Session, *paths: str, marks: str | None = None) -> None:
     """Run pytest on ``paths`` with the shared settings; no test collected is not a failure."""
-    session.run(*PYTEST, *paths, *session.posargs, success_codes=[0, 5])
+    select = ["-m", marks] if marks else []
+    session.run(*PYTEST, "--durations=15", *select, *paths, *session.posargs, success_codes=[0, 5])
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("package", PACKAGES, ids=PACKAGES)
 def tests(session: nox.Session, package: str) -> None:
-    """One package's tests (slow ones included), installed from its wheel with patrec-core."""
+    """One package's tests (not the slow ones), installed from its wheel with patrec-core."""
     install_wheels(session, list(dict.fromkeys(["core", package])), "pytest")
-    pytest(session, f"packages/{package}/tests")
+    pytest(session, f"packages/{package}/tests", marks="not slow")
+
+
+@nox.session(python=PYTHON)
+def slow(session: nox.Session) -> None:
+    """The tests marked ``slow`` of every package, all eight wheels installed."""
+    install_wheels(session, PACKAGES, "pytest")
+    pytest(session, *(f"packages/{p}/tests" for p in PACKAGES), marks="slow")
 
 
 @nox.session(python=PYTHON)

@@ -34,25 +34,53 @@ def test_patrec_list_shows_the_eight_packages() -> None:
     assert "core/ncds" in r.stdout
 
 
-@pytest.mark.slow
-@pytest.mark.integration
-def test_smoke_run_then_reproduce_report(tmp_path) -> None:
-    run_dir = tmp_path / "report" / "core" / "ncds"
-    t0 = time.perf_counter()
-    r = _patrec("run", "core/ncds", "--preset", "smoke", "--out", str(run_dir))
-    seconds = time.perf_counter() - t0
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert seconds < 120, f"the smoke recipe took {seconds:.0f} s"
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert set(metrics["variants"]) == {"ce", "cds", "ncds"}
-    assert json.loads((run_dir / "config.json").read_text())["data"]["name"] == "digits"
-    assert (run_dir / "accuracy.png").stat().st_size > 1000
-    assert "ours - cds" in r.stdout
+def _readme_first_run() -> list[str]:
+    """The `patrec reproduce ...` of the README's first command, as argv after `patrec`."""
+    import re
+    import shlex
+    from pathlib import Path
 
-    # reproduce reuses the finished runs in the same folder and writes the report
-    r = _patrec(
-        "reproduce", "--domain", "core", "--method", "core/ncds", "--out", str(tmp_path / "report")
-    )
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"```bash\n(.*?)\n```", readme, flags=re.S)
+    assert first, "README.md has no bash code block"
+    run = first.group(1).split("&&")[-1].strip()
+    argv = shlex.split(run)
+    assert argv[:2] == ["patrec", "reproduce"], f"the README's first command ends with {run!r}"
+    return argv[1:]
+
+
+@pytest.mark.integration
+def test_readme_first_command_run_writes_the_report(tmp_path) -> None:
+    """Exactly the run of the README's first command (into a temporary folder)."""
+    from pathlib import Path
+
+    from patrec.core import list_methods
+    from patrec.core.results import validate_metrics
+
+    argv = _readme_first_run()
+    if "--out" in argv:
+        k = argv.index("--out")
+        argv = argv[:k] + argv[k + 2 :]
+    out = tmp_path / "reproduce"
+    t0 = time.perf_counter()
+    r = _patrec(*argv, "--out", str(out), timeout=900)
+    seconds = time.perf_counter() - t0
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-3000:])
+    assert seconds < 420, f"the README's first run took {seconds:.0f} s (budget: 7 of 10 min)"
+    text = (out / "report.md").read_text()
+    assert "failed" not in text
+    expected = [m for m in list_methods() if m.flagship or "--flagship" not in argv]
+    assert {m.package for m in expected} == {p.name for p in list_packages() if p.methods}
+    for m in expected:
+        assert f"`{m.name}`" in text
+        run_dir = out / m.package / m.slug
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        validate_metrics(metrics, m.name)
+        assert metrics["plots"], f"{m.name} draws no plot"
+        for p in metrics["plots"]:
+            assert f"]({m.package}/{m.slug}/{p})" in text
+            assert Path(run_dir / p).stat().st_size > 1000
+    # a second start reuses every finished run
+    r = _patrec(*argv, "--out", str(out), timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    text = (tmp_path / "report" / "report.md").read_text()
-    assert "`core/ncds`" in text and "accuracy.png" in text
+    assert r.stdout.count("finished earlier: reused") == len(expected)

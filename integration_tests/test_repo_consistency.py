@@ -32,6 +32,7 @@ def test_ci_matrix_lists_every_nox_session() -> None:
     domains = _noxfile_list("DOMAINS")
     expected = (
         [f"tests({p})" for p in ["core", *domains]]
+        + ["slow"]
         + [f"isolation({d})" for d in domains]
         + ["integration", "lint", "typecheck", "docs"]
     )
@@ -52,3 +53,19 @@ def test_ci_run_is_the_readme_test_command() -> None:
     assert command in readme.read_text(encoding="utf-8"), (
         f".ci/run runs {command!r}, which README.md does not show"
     )
+
+
+def test_contributing_worked_example_runs() -> None:
+    """CONTRIBUTING.md's worked example, run as written (it asserts its own results)."""
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    code = re.search(r"## A worked example.*?```python\n(.*?)\n```", text, flags=re.S)
+    assert code, "CONTRIBUTING.md has no worked example"
+    import sys
+    import types
+
+    module = types.ModuleType("contributing_example")  # dataclasses look their module up
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(code.group(1), "CONTRIBUTING.md", "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]

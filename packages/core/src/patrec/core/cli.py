@@ -6,7 +6,7 @@
     patrec info NAME
     patrec run NAME [--preset smoke|paper] [--set key=value ...] [--data PATH]
                [--out DIR] [--seed N]
-    patrec reproduce [--domain D] [--method NAME ...] [--out DIR] [--preset smoke]
+    patrec reproduce [--flagship] [--domain D] [--method NAME ...] [--out DIR] [--preset smoke]
 
 Bad input (an unknown method, preset or key, an ill-typed value, a missing data path)
 prints one line saying what was wrong and what is accepted, and exits with code 2.
@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from patrec.core.errors import ConfigError, DataError, PatrecError
 
-__all__ = ["main", "run_method"]
+__all__ = ["ensure_writable", "main", "run_method"]
 
 EXIT_USAGE = 2
 
@@ -64,6 +64,11 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="seed (sets train.seed / seeds)")
 
     rep = sub.add_parser("reproduce", help="run every installed method's recipe into one report")
+    rep.add_argument(
+        "--flagship",
+        action="store_true",
+        help="only each installed package's flagship method (a few minutes in all)",
+    )
     rep.add_argument("--domain", default=None, help="only this package, e.g. core")
     rep.add_argument(
         "--method",
@@ -91,6 +96,22 @@ def _seed_overrides(cfg: Any, seed: int) -> dict[str, Any]:
     raise ConfigError("this method's config has no seed to set")
 
 
+def ensure_writable(out_dir: Path) -> Path:
+    """Create ``out_dir`` and check a file can be written there, or raise ConfigError."""
+    import tempfile
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".patrec-write-check"):
+            pass
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise ConfigError(
+            f"--out {out_dir}: cannot create or write this folder ({reason})"
+        ) from None
+    return out_dir
+
+
 def run_method(
     name: str,
     *,
@@ -115,7 +136,7 @@ def run_method(
             raise DataError(f"--data {data}: no such file or folder")
         cfg = apply_overrides(cfg, {"data.root": str(data)})
     out_dir = out if out is not None else Path("runs") / method.package / method.slug
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out_dir)
     save_config(cfg, out_dir / "config.json")
     metrics = method.run(cfg, out_dir, data=data)
     return out_dir, metrics
@@ -194,8 +215,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import json
+    import traceback
+
     from patrec.core.registry import list_methods
-    from patrec.core.report import write_reproduce_report
+    from patrec.core.report import atomic_write_text, write_reproduce_report
 
     methods = list_methods(args.domain)
     if args.method:
@@ -207,31 +231,68 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                 f"{' in ' + args.domain if args.domain else ''}; see `patrec list`"
             )
         methods = [m for m in methods if m.name in args.method]
+    if args.flagship:
+        methods = [m for m in methods if m.flagship]
     if not methods:
         raise ConfigError(
-            f"no installed method{' in ' + args.domain if args.domain else ''} to run"
+            f"no installed {'flagship ' if args.flagship else ''}method"
+            f"{' in ' + args.domain if args.domain else ''} to run"
         )
+    ensure_writable(args.out)
     runs: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    computed = 0.0
+    n_computed = 0
     for i, m in enumerate(methods, 1):
-        print(f"[{i}/{len(methods)}] {m.name} ({args.preset})", flush=True)
         out_dir = args.out / m.package / m.slug
+        done_file = out_dir / "reproduce.json"
+        left = len(methods) - i + 1
+        eta = f", ~{computed / n_computed * left / 60:.1f} min left" if n_computed else ""
+        print(f"[{i}/{len(methods)}] {m.name} ({args.preset}){eta}", flush=True)
+        if done_file.is_file() and (out_dir / "metrics.json").is_file():
+            prev = json.loads(done_file.read_text())
+            if prev.get("preset") == args.preset:
+                metrics = json.loads((out_dir / "metrics.json").read_text())
+                runs.append(
+                    {
+                        "name": m.name,
+                        "dir": out_dir,
+                        "metrics": metrics,
+                        "seconds": prev.get("seconds", 0.0),
+                        "cached": True,
+                    }
+                )
+                print("  finished earlier: reused", flush=True)
+                continue
         t0 = time.perf_counter()
         try:
             _, metrics = run_method(m.name, preset=args.preset, out=out_dir)
         except PatrecError as e:
             runs.append({"name": m.name, "dir": out_dir, "error": str(e)})
-            print(f"  failed: {e}", file=sys.stderr)
+            print(f"  failed: {' '.join(str(e).split())}", file=sys.stderr)
             continue
-        runs.append(
-            {
-                "name": m.name,
-                "dir": out_dir,
-                "metrics": metrics,
-                "seconds": time.perf_counter() - t0,
-            }
-        )
-    path = write_reproduce_report(args.out, runs)
-    print(f"report: {path}")
+        except Exception as e:  # a bug in one method must not cost the whole report
+            out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out_dir / "error.txt", traceback.format_exc())
+            runs.append(
+                {
+                    "name": m.name,
+                    "dir": out_dir,
+                    "error": f"{type(e).__name__}: {e} (traceback in {out_dir / 'error.txt'})",
+                }
+            )
+            print(f"  failed: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
+        took = time.perf_counter() - t0
+        computed += took
+        n_computed += 1
+        atomic_write_text(done_file, json.dumps({"preset": args.preset, "seconds": took}) + "\n")
+        runs.append({"name": m.name, "dir": out_dir, "metrics": metrics, "seconds": took})
+        print(f"  done in {took:.1f} s", flush=True)
+    title = "patrec reproduce --flagship" if args.flagship else "patrec reproduce"
+    path = write_reproduce_report(args.out, runs, title=title)
+    total = time.perf_counter() - t_start
+    print(f"report: {path} ({len(runs)} method(s), {total / 60:.1f} min)")
     return 1 if any("error" in r for r in runs) else 0
 
 

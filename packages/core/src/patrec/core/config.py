@@ -5,7 +5,7 @@ comes from with :func:`param`::
 
     @dataclass
     class OptimConfig:
-        lr: float = param(0.1, "SGD learning rate", source="not in the text; CDS default")
+        lr: float = param(0.1, "SGD learning rate", source="not in the text; CDS default", gt=0)
 
 A method has at least two presets, ``paper`` (the paper's hyperparameters, cited) and
 ``smoke`` (CPU scale, seconds). Overrides use dotted keys, as on the command line
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,29 +31,163 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "describe_config",
+    "declares_bounds",
     "flat_keys",
+    "numeric_fields",
     "param",
     "parse_override",
     "save_config",
+    "validate_config",
 ]
 
 T = TypeVar("T")
 
 
-def param(default: Any, doc: str = "", *, source: str = "") -> Any:
-    """A dataclass field with a description and the source of its value.
+def param(
+    default: Any,
+    doc: str = "",
+    *,
+    source: str = "",
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: Iterable[Any] | None = None,
+    min_len: int | None = None,
+    allow_inf: bool = False,
+    unbounded: bool = False,
+) -> Any:
+    """A dataclass field with a description, the source of its value and its bounds.
 
     Args:
         default: the default value (lists/dicts/dataclasses are copied per instance).
         doc: what the field means.
         source: where the value comes from (``"Sec. 3.3, eq. 9"``, ``"not stated; our choice"``).
+        ge, gt, le, lt: bounds of a number (of every element of a tuple of numbers),
+            checked by :func:`validate_config` before a recipe starts.
+        choices: the accepted values (of every element, for a tuple field).
+        min_len: the fewest elements of a tuple/list field (``1``: not empty).
+        allow_inf: accept +-infinity in a float field (NaN is never accepted).
+        unbounded: say that a numeric field has no bound on purpose (every numeric field of
+            a registered method declares bounds or this; a test checks it).
     """
-    metadata = {"doc": doc, "source": source}
+    metadata: dict[str, Any] = {"doc": doc, "source": source}
+    bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt}
+    metadata.update({k: v for k, v in bounds.items() if v is not None})
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    if min_len is not None:
+        metadata["min_len"] = min_len
+    if allow_inf:
+        metadata["allow_inf"] = True
+    if unbounded:
+        metadata["unbounded"] = True
     if isinstance(default, (list, dict, set)) or dataclasses.is_dataclass(default):
         import copy
 
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+_BOUND_KEYS = ("ge", "gt", "le", "lt", "choices")
+_SEED_NAMES = ("seed", "seeds")
+_SEED_MAX = 2**32 - 1
+
+
+def _check_number(key: str, v: Any, meta: Mapping[str, Any]) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return
+    if isinstance(v, float) and math.isnan(v):
+        raise ConfigError(f"{key} must be a number, got nan")
+    if isinstance(v, float) and math.isinf(v) and not meta.get("allow_inf"):
+        raise ConfigError(f"{key} must be finite, got {v}")
+    for name, sym, ok in (
+        ("ge", ">=", lambda a, b: a >= b),
+        ("gt", ">", lambda a, b: a > b),
+        ("le", "<=", lambda a, b: a <= b),
+        ("lt", "<", lambda a, b: a < b),
+    ):
+        b = meta.get(name)
+        if b is not None and not ok(v, b):
+            raise ConfigError(f"{key} must be {sym} {b}, got {v}")
+
+
+def validate_config(cfg: Any, prefix: str = "") -> Any:
+    """Check every field of ``cfg`` against its declared bounds; return ``cfg``.
+
+    Rules, for each leaf field (and each element of a tuple/list field):
+
+    - a float is never NaN, and infinite only where the field says ``allow_inf``;
+    - ``ge``/``gt``/``le``/``lt`` and ``choices`` declared with :func:`param` hold;
+    - a field called ``seed`` or ``seeds`` holds integers in [0, 2**32 - 1];
+    - ``min_len`` holds for tuples and lists.
+
+    Then a nested config class may add rules between its fields in a ``validate(self)``
+    method, which raises :class:`ConfigError`; it is called after its fields passed.
+
+    Raises:
+        ConfigError: naming the dotted key, what it must be and what it is.
+    """
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        raise ConfigError(f"expected a dataclass config instance, got {type(cfg).__name__}")
+    for f in dataclasses.fields(cfg):
+        key = f"{prefix}{f.name}"
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            validate_config(v, key + ".")
+            continue
+        meta = dict(f.metadata)
+        if f.name in _SEED_NAMES:
+            meta.setdefault("ge", 0)
+            meta.setdefault("le", _SEED_MAX)
+        items = list(v) if isinstance(v, (tuple, list)) else [v]
+        if isinstance(v, (tuple, list)) and "min_len" in meta and len(v) < meta["min_len"]:
+            what = "not be empty" if meta["min_len"] == 1 else f"have >= {meta['min_len']} items"
+            raise ConfigError(f"{key} must {what}, got {v!r}")
+        for item in items:
+            _check_number(key, item, meta)
+            choices = meta.get("choices")
+            if choices is not None and item not in choices:
+                shown = ", ".join(str(c) for c in choices)
+                raise ConfigError(f"{key}: expected one of {shown}, got {item!r}")
+    check = getattr(cfg, "validate", None)
+    if callable(check):
+        try:
+            check()
+        except ConfigError as e:
+            raise ConfigError(
+                f"{prefix}{e}" if prefix and not str(e).startswith(prefix) else str(e)
+            ) from None
+    return cfg
+
+
+def numeric_fields(cfg_or_cls: Any, prefix: str = "") -> dict[str, dataclasses.Field[Any]]:
+    """Every dotted key whose declared type is numeric (int, float, or a tuple of them)."""
+    cls = cfg_or_cls if isinstance(cfg_or_cls, type) else type(cfg_or_cls)
+    hints = _hints(cls)
+    out: dict[str, dataclasses.Field[Any]] = {}
+    for f in dataclasses.fields(cls):
+        tp = hints.get(f.name, f.type)
+        key = f"{prefix}{f.name}"
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            out.update(numeric_fields(tp, key + "."))
+        elif _is_numeric(tp):
+            out[key] = f
+    return out
+
+
+def _is_numeric(tp: Any) -> bool:
+    if tp in (int, float):
+        return True
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType, tuple, list):
+        return any(_is_numeric(a) for a in get_args(tp) if a is not Ellipsis)
+    return False
+
+
+def declares_bounds(f: dataclasses.Field[Any]) -> bool:
+    """Whether a field states its range (bounds, choices, a seed, or ``unbounded``)."""
+    return f.name in _SEED_NAMES or any(k in f.metadata for k in (*_BOUND_KEYS, "unbounded"))
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -256,7 +391,7 @@ def apply_overrides(cfg: T, overrides: Iterable[str] | Mapping[str, Any]) -> T:
         for p in path:
             obj = getattr(obj, p)
         setattr(obj, leaf, value)
-    return new
+    return validate_config(new)
 
 
 def config_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:

@@ -751,7 +751,7 @@ class DDBModelConfig:
 class DDBOptimConfig:
     """Adam and augmentation."""
 
-    lr: float = param(1e-4, "Adam learning rate", source="Sec. 4.1: Adam, lr 1e-4")
+    lr: float = param(1e-4, "Adam learning rate", source="Sec. 4.1: Adam, lr 1e-4", gt=0)
     augment: str = param(
         "crop_flip",
         "crop_flip (4-px pad random crop + horizontal flip) or none",

@@ -6,6 +6,8 @@ expected and what came, so that the CLI can print them as one line and exit with
 - :class:`ConfigError`: an unknown method, preset or config key, or an ill-typed value.
 - :class:`DataError`: a dataset path that is missing or does not hold what it should.
 - :class:`InputError`: a tensor or array of the wrong shape, dtype, range or content.
+- :class:`MetricsError`: a recipe's result that is not in the ``metrics.json`` layout
+  (:mod:`patrec.core.results`); a bug of the method, reported with its name and the key.
 """
 
 from __future__ import annotations
@@ -27,3 +29,7 @@ class DataError(PatrecError, FileNotFoundError):
 
 class InputError(PatrecError, ValueError):
     """An input tensor/array has the wrong shape, dtype, range or content."""
+
+
+class MetricsError(PatrecError, ValueError):
+    """A recipe's result does not follow the ``metrics.json`` layout."""

@@ -1551,9 +1551,11 @@ class FedRewindModelConfig:
 class FedRewindOptimConfig:
     """The optimiser of every phase (fresh per phase; optimiser state does not travel)."""
 
-    lr: float = param(0.001, "SGD learning rate", source="Sec. 4.1: SGD, lr 0.001")
-    momentum: float = param(0.0, "SGD momentum", source="not stated; our choice: plain SGD")
-    weight_decay: float = param(0.0, "weight decay", source="not stated; our choice: none")
+    lr: float = param(0.001, "SGD learning rate", source="Sec. 4.1: SGD, lr 0.001", gt=0)
+    momentum: float = param(
+        0.0, "SGD momentum", source="not stated; our choice: plain SGD", ge=0, le=1
+    )
+    weight_decay: float = param(0.0, "weight decay", source="not stated; our choice: none", ge=0)
 
 
 @dataclass

@@ -472,12 +472,14 @@ class GradCamFERModelConfig:
     )
     kernel_size: int = param(5, "conv kernel", source="Table 2: 2,432 params = 5x5x3x32 + 32")
     dense: tuple[int, int] = param((128, 64), "dense layers", source="Table 2")
-    dropout: float = param(0.5, "dropout after each dense layer", source="not stated; our choice")
+    dropout: float = param(
+        0.5, "dropout after each dense layer", source="not stated; our choice", ge=0, lt=1
+    )
 
 
 @dataclass
 class GradCamFEROptimConfig:
-    lr: float = param(1e-4, "Adam learning rate (constant)", source="Sec. 3.3: Adam, lr 1e-4")
+    lr: float = param(1e-4, "Adam learning rate (constant)", source="Sec. 3.3: Adam, lr 1e-4", gt=0)
 
 
 @dataclass

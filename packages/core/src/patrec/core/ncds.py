@@ -1061,7 +1061,9 @@ class NCDSModelConfig:
 class NCDSLossConfig:
     """Weights of eq. 11, temperature and queues."""
 
-    tau: float = param(DEFAULT_TAU, "temperature of eqs. 2 and 9", source="not stated in text")
+    tau: float = param(
+        DEFAULT_TAU, "temperature of eqs. 2 and 9", source="not stated in text", gt=0
+    )
     lambda1: float = param(DEFAULT_LAMBDA1, "weight of L_class (eq. 11)", source="not stated")
     lambda2: float = param(DEFAULT_LAMBDA2, "weight of L_source (eq. 11)", source="not stated")
     lambda_unlabelled: float = param(1.0, "weight of L_source(U) (eq. 12)", source="eq. 12: 1")
@@ -1074,9 +1076,9 @@ class NCDSLossConfig:
 class NCDSOptimConfig:
     """SGD with cosine decay."""
 
-    lr: float = param(0.1, "initial learning rate", source="not stated; CIFAR SGD default")
-    momentum: float = param(0.9, "SGD momentum", source="not stated")
-    weight_decay: float = param(5e-4, "weight decay", source="not stated")
+    lr: float = param(0.1, "initial learning rate", source="not stated; CIFAR SGD default", gt=0)
+    momentum: float = param(0.9, "SGD momentum", source="not stated", ge=0, le=1)
+    weight_decay: float = param(5e-4, "weight decay", source="not stated", ge=0)
     augment: str = param("small", "small (affine jitter, no flip) or simclr (crop/flip/colour)")
 
 

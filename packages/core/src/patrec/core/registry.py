@@ -72,6 +72,14 @@ class Method:
         paper_numbers: the paper's headline numbers, for reports and READMEs.
         measured: what this implementation's recipe measured (which run, which numbers),
             recorded from a real run and shown beside ``paper_numbers``.
+        model: the main model class (``"module:Class"``, a
+            :class:`~patrec.core.hub.PretrainedModel`) whose trained instance the recipe
+            leaves in ``<out>/model/``; ``None`` for a method that trains no model (a solver).
+        flagship: this method stands for its package in ``patrec reproduce --flagship``
+            (the README's first command): one per package, a quick smoke recipe.
+        test_overrides: overrides of the smoke preset that make the recipe run in a few
+            seconds, for the contract test every method passes (metrics layout, report,
+            saved model).
     """
 
     name: str
@@ -87,6 +95,9 @@ class Method:
     summary: str = ""
     paper_numbers: Mapping[str, str] = field(default_factory=dict)
     measured: Mapping[str, str] = field(default_factory=dict)
+    model: Any = None
+    flagship: bool = False
+    test_overrides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if "/" not in self.name:
@@ -110,21 +121,42 @@ class Method:
         return cls
 
     def make_config(self, preset: str = "smoke", overrides: Any = ()) -> Any:
-        """The config of ``preset`` with dotted ``overrides`` applied."""
-        from patrec.core.config import apply_overrides
+        """The config of ``preset`` with dotted ``overrides`` applied, checked.
+
+        Raises:
+            ConfigError: unknown preset or key, ill-typed value, or a value outside the
+                field's declared bounds (:func:`~patrec.core.config.validate_config`).
+        """
+        from patrec.core.config import apply_overrides, validate_config
 
         if preset not in self.presets:
             raise ConfigError(
                 f"unknown preset {preset!r} for {self.name}; accepted: {', '.join(self.presets)}"
             )
         cfg = self.presets[preset]()
-        return apply_overrides(cfg, overrides) if overrides else cfg
+        return apply_overrides(cfg, overrides) if overrides else validate_config(cfg)
 
     def run(self, cfg: Any, out_dir: Any, *, data: Any = None) -> dict[str, Any]:
-        """Run the recipe (the method and its baselines) and return its metrics."""
+        """Check the config, run the recipe (the method and its baselines), return its metrics."""
+        from patrec.core.config import validate_config
+
+        validate_config(cfg)
         fn = resolve(self.recipe)
         result: dict[str, Any] = fn(cfg, out_dir, data=data)
         return result
+
+    def load_model(self, path: Any) -> Any:
+        """The trained model a recipe left in ``path`` (``<out>/model``), ready for inference.
+
+        Raises:
+            ConfigError: the method trains no model.
+            DataError: no saved model in ``path``.
+        """
+        from patrec.core.hub import load_model
+
+        if self.model is None:
+            raise ConfigError(f"{self.name} trains no model to load")
+        return load_model(path, self.model)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ __all__ = [
     "atomic_write_text",
     "plot_bars",
     "plot_curves",
+    "plot_grouped_bars",
     "run_once",
     "summarize_seeds",
     "write_metrics",
@@ -113,17 +114,24 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def summarize_seeds(values: Sequence[float]) -> dict[str, float]:
-    """Mean, sample std, min and max over seeds."""
+def summarize_seeds(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, sample std, min, max, count and the values themselves, over seeds.
+
+    NaN values (a diverged run) are left out of the statistics but kept in ``values``
+    (as ``null`` once written); all NaN gives NaN statistics.
+    """
     import statistics
 
     vals = [float(v) for v in values]
+    ok = [v for v in vals if math.isfinite(v)]
+    nan = float("nan")
     return {
-        "mean": statistics.fmean(vals),
-        "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-        "min": min(vals),
-        "max": max(vals),
-        "n": float(len(vals)),
+        "mean": statistics.fmean(ok) if ok else nan,
+        "std": statistics.stdev(ok) if len(ok) > 1 else (0.0 if ok else nan),
+        "min": min(ok) if ok else nan,
+        "max": max(ok) if ok else nan,
+        "n": float(len(ok)),
+        "values": vals,
     }
 
 
@@ -139,40 +147,56 @@ def write_metrics(
     extra: Mapping[str, Any] | None = None,
     plots: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Write ``metrics.json`` and return its content.
+    """Check the result against the layout of :mod:`patrec.core.results`, write
+    ``metrics.json`` and return its content.
 
     Args:
         variants: variant name -> metrics; the primary metric may be a number or a
             :func:`summarize_seeds` dict (its ``mean`` is compared).
+
+    Raises:
+        MetricsError: the result does not follow the layout (the method and key named).
         primary: the metric that decides the comparison, e.g. ``"accuracy"``.
         ours: the variant that is the paper's method; ``baselines``: the others compared.
     """
 
-    def val(name: str) -> float:
-        v = variants[name][primary]
-        return float(v["mean"] if isinstance(v, Mapping) else v)
+    from patrec.core.results import scalar, validate_metrics
 
-    compare = {}
-    for b in baselines:
-        delta = val(ours) - val(b)
-        compare[b] = {
-            "ours": val(ours),
-            "baseline": val(b),
-            "delta": delta,
-            "ours_better": delta > 0 if higher_is_better else delta < 0,
-        }
-    content = {
+    content: dict[str, Any] = {
         "method": method,
         "primary": primary,
         "higher_is_better": higher_is_better,
         "ours": ours,
         "baselines": list(baselines),
         "variants": _clean(variants),
-        "compare": compare,
+        "compare": {},
         "plots": [Path(p).name for p in plots],
     }
+    validate_metrics(content, method)  # before the comparison reads the primary metric
+    compare: dict[str, Any] = {}
+    for b in baselines:
+        o, bv = scalar(content["variants"][ours][primary]), scalar(content["variants"][b][primary])
+        delta = o - bv
+        compare[b] = {
+            "ours": o,
+            "baseline": bv,
+            "delta": delta,
+            "ours_better": bool(delta > 0 if higher_is_better else delta < 0),
+        }
+    content["compare"] = _clean(compare)
     if extra:
+        clash = sorted(set(extra) & set(content))
+        if clash:
+            from patrec.core.errors import MetricsError
+
+            raise MetricsError(f"{method}: metrics.json extra keys {clash} are reserved")
         content.update(_clean(dict(extra)))
+    validate_metrics(content, method)
+    missing = [p for p in content["plots"] if not (Path(out_dir) / p).is_file()]
+    if missing:
+        from patrec.core.errors import MetricsError
+
+        raise MetricsError(f"{method}: metrics.json plots: {missing} not in {out_dir}")
     atomic_write_text(Path(out_dir) / "metrics.json", json.dumps(content, indent=2) + "\n")
     return content
 
@@ -253,14 +277,124 @@ def plot_bars(
     return _save(fig, Path(path))
 
 
+def plot_grouped_bars(
+    values: Mapping[str, Mapping[str, float | Mapping[str, float]]],
+    path: str | Path,
+    *,
+    title: str = "",
+    ylabel: str = "",
+    highlight: str | None = None,
+) -> Path:
+    """Bars grouped by test group (domain, benchmark, class), one colour per variant.
+
+    ``values``: variant -> group -> number or :func:`summarize_seeds` dict (std error bar).
+    """
+    import numpy as np
+
+    plt = _plt()
+    variants = list(values)
+    groups = list(dict.fromkeys(g for vm in values.values() for g in vm))
+    width = 0.8 / max(len(variants), 1)
+    fig, ax = plt.subplots(figsize=(max(1.2 * len(groups) * max(len(variants), 1) * 0.5, 5), 4))
+    x = np.arange(len(groups))
+    for i, v in enumerate(variants):
+        ms, ss = [], []
+        for g in groups:
+            e = values[v].get(g, float("nan"))
+            ms.append(_num(e["mean"] if isinstance(e, Mapping) else e))
+            ss.append(_num(e.get("std", 0.0)) if isinstance(e, Mapping) else 0.0)
+        ax.bar(
+            x + (i - (len(variants) - 1) / 2) * width,
+            ms,
+            width,
+            yerr=ss,
+            capsize=3,
+            label=v,
+            edgecolor="black" if v == highlight else None,
+            linewidth=1.5 if v == highlight else 0.0,
+        )
+    ax.set_xticks(x, groups, rotation=20 if len(groups) > 4 else 0)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, Path(path))
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _fmt(x: Any) -> str:
+    """A metric value for a table cell: ``m ± s`` for a summary, ``-`` for null."""
+    from patrec.core.results import is_summary
+
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, str):
+        return x
+    if is_summary(x):
+        m, s = x.get("mean"), x.get("std")
+        if m is None:
+            return "–"
+        return f"{m:.4g} ± {s:.2g}" if s is not None else f"{m:.4g}"
+    if isinstance(x, (int, float)):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _variant_tables(variants: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Markdown tables of every variant's metrics: one for plain metrics, one per group."""
+    from patrec.core.results import metric_kind
+
+    plain: list[str] = []
+    grouped: list[str] = []
+    for vm in variants.values():
+        for k, x in vm.items():
+            kind = metric_kind(x)
+            target = grouped if kind == "group" else plain
+            if k not in target:
+                target.append(k)
+    out: list[str] = []
+    if plain:
+        out += ["| variant | " + " | ".join(plain) + " |", "|---" * (len(plain) + 1) + "|"]
+        for v, vm in variants.items():
+            out.append(f"| {v} | " + " | ".join(_fmt(vm.get(k)) for k in plain) + " |")
+        out.append("")
+    for k in grouped:
+        groups = list(
+            dict.fromkeys(
+                g for vm in variants.values() if isinstance(vm.get(k), Mapping) for g in vm[k]
+            )
+        )
+        out += [f"{k} per group:", ""]
+        out += ["| variant | " + " | ".join(groups) + " |", "|---" * (len(groups) + 1) + "|"]
+        for v, vm in variants.items():
+            raw = vm.get(k)
+            cell: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+            out.append(f"| {v} | " + " | ".join(_fmt(cell.get(g)) for g in groups) + " |")
+        out.append("")
+    return out
+
+
 def write_reproduce_report(
     out_dir: str | Path, runs: Sequence[Mapping[str, Any]], *, title: str = "patrec reproduce"
 ) -> Path:
-    """Gather runs (each: ``name``, ``dir``, ``metrics`` or ``error``) into ``report.md``."""
+    """Gather runs (each: ``name``, ``dir``, ``metrics`` or ``error``) into ``report.md``.
+
+    Renders everything the :mod:`patrec.core.results` layout allows (numbers, summaries,
+    groups, text, nulls); a run whose metrics break the layout is reported as failed
+    with the reason instead of stopping the report.
+    """
+    from patrec.core.errors import MetricsError
+    from patrec.core.results import validate_metrics
+
     out = Path(out_dir)
     lines = [f"# {title}", ""]
     lines += [
-        "Each method's smoke recipe, run on embedded data against the baseline(s) the paper",
+        "Each method's recipe, run on embedded data against the baseline(s) the paper",
         "compares with, with the same seeds and budget. Smoke scale is far below the paper's:",
         "these numbers check that the pipeline works, they do not reproduce the paper's tables.",
         "",
@@ -270,29 +404,39 @@ def write_reproduce_report(
     details: list[str] = []
     for run in runs:
         name = run["name"]
-        if "error" in run:
-            lines.append(f"| `{name}` | failed: {run['error']} | | | | |")
+        m = run.get("metrics")
+        err = run.get("error")
+        if err is None and m is not None:
+            try:
+                validate_metrics(m, name)
+            except MetricsError as e:
+                err = str(e)
+        if err is not None or m is None:
+            msg = " ".join(str(err).split()).replace("|", "\\|")
+            lines.append(f"| `{name}` | failed: {msg} | | | | |")
             continue
-        m = run["metrics"]
-        for b, c in m.get("compare", {}).items():
+        secs = f"{run.get('seconds', 0):.1f}" + (" (cached)" if run.get("cached") else "")
+        compare = m.get("compare") or {}
+        if not compare:
+            lines.append(f"| `{name}` | {m['primary']} | {m['ours']} | – | – | {secs} |")
+        for b, c in compare.items():
             lines.append(
-                f"| `{name}` | {m['primary']} | {m['ours']}: {c['ours']:.4f} | "
-                f"{b}: {c['baseline']:.4f} | {c['delta']:+.4f} | {run.get('seconds', 0):.1f} |"
+                f"| `{name}` | {m['primary']} | {m['ours']}: {_fixed(c['ours'])} | "
+                f"{b}: {_fixed(c['baseline'])} | {_signed(c['delta'])} | {secs} |"
             )
         rel = os.path.relpath(run["dir"], out)
         details += [f"## `{name}`", "", f"Run folder: `{rel}`", ""]
-        for v, vm in m.get("variants", {}).items():
-            shown = ", ".join(
-                f"{k} {x['mean']:.4f} ± {x['std']:.4f}"
-                if isinstance(x, Mapping)
-                else f"{k} {x:.4g}"
-                for k, x in vm.items()
-                if isinstance(x, (int, float, Mapping))
-            )
-            details.append(f"- **{v}**: {shown}")
-        details.append("")
+        details += _variant_tables(m.get("variants", {}))
         for p in m.get("plots", []):
             details.append(f"![{p}]({rel}/{p})")
         details.append("")
     text = "\n".join(lines + [""] + details) + "\n"
     return atomic_write_text(out / "report.md", text)
+
+
+def _signed(x: Any) -> str:
+    return "–" if x is None else f"{x:+.4f}"
+
+
+def _fixed(x: Any) -> str:
+    return "–" if x is None else f"{x:.4f}"

@@ -950,10 +950,10 @@ class SHNetModelConfig:
 class SHNetOptimConfig:
     """SGD with linear warm-up then cosine decay (per epoch)."""
 
-    lr: float = param(0.1, "peak learning rate", source="Sec. 5.2: warmed up from 0 to 0.1")
+    lr: float = param(0.1, "peak learning rate", source="Sec. 5.2: warmed up from 0 to 0.1", gt=0)
     warmup_epochs: int = param(10, "linear warm-up epochs", source="Sec. 5.2: first ten epochs")
-    momentum: float = param(0.9, "SGD momentum", source="not stated; our choice")
-    weight_decay: float = param(5e-4, "weight decay", source="not stated; our choice")
+    momentum: float = param(0.9, "SGD momentum", source="not stated; our choice", ge=0, le=1)
+    weight_decay: float = param(5e-4, "weight decay", source="not stated; our choice", ge=0)
     flip: bool = param(True, "random horizontal/vertical flips", source="not stated; our choice")
 
 
@@ -1339,6 +1339,7 @@ METHOD = Method(
     presets={"paper": paper_config, "smoke": smoke_config},
     recipe=recipe,
     baselines=("none: RCN-SqueezeNext without attention", "se: SE blocks (SENet)"),
+    flagship=True,  # stands for its package in `patrec reproduce --flagship`
     status="done",
     summary=(
         "Squeeze-and-hypercomplex (SH) channel attention: SE's two FC layers replaced by one "

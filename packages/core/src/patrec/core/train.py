@@ -24,6 +24,7 @@ checkpoint is written to a fresh folder and then published by atomically replaci
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -58,17 +59,21 @@ __all__ = [
 class TrainConfig:
     """Loop settings shared by every recipe (embed it as the ``train`` field of a config)."""
 
-    epochs: int = param(10, "number of passes over the training set")
-    batch_size: int = param(64, "images per process per step (before any two-view doubling)")
+    epochs: int = param(10, "number of passes over the training set", ge=0, le=100_000)
+    batch_size: int = param(
+        64, "images per process per step (before any two-view doubling)", ge=1, le=1_000_000
+    )
     seed: int = param(0, "seed of initialisation, data order and augmentations")
     deterministic: bool = param(True, "torch deterministic algorithms (slower on GPU)")
-    checkpoint_every: int = param(0, "save a checkpoint every N steps (0: end of epoch only)")
+    checkpoint_every: int = param(0, "save a checkpoint every N steps (0: end of epoch only)", ge=0)
     resume: bool = param(True, "continue from the run folder's latest checkpoint if present")
-    keep_checkpoints: int = param(1, "how many checkpoint folders to keep")
+    keep_checkpoints: int = param(1, "how many checkpoint folders to keep", ge=1)
     progress: bool = param(True, "show a progress bar")
     cpu: bool = param(False, "force CPU even when a GPU is available")
-    mixed_precision: str = param("no", "Accelerate mixed precision: no, fp16, bf16")
-    grad_clip: float = param(0.0, "clip the gradient norm to this value (0: off)")
+    mixed_precision: str = param(
+        "no", "Accelerate mixed precision: no, fp16, bf16", choices=("no", "fp16", "bf16")
+    )
+    grad_clip: float = param(0.0, "clip the gradient norm to this value (0: off)", ge=0)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -89,6 +94,22 @@ def step_seed(seed: int, epoch: int, step: int, rank: int = 0) -> int:
     """The seed of one training step: a fixed mix of ``(seed, epoch, step, rank)``."""
     x = np.random.SeedSequence([seed, epoch, step, rank]).generate_state(1, dtype=np.uint32)
     return int(x[0])
+
+
+def _reseed_step(s: int, device: torch.device) -> None:
+    """Reseed Python, NumPy and torch for one step, cheaply.
+
+    ``torch.manual_seed`` also queues a (lazy) seeding of every CUDA device and, on a CUDA
+    build, records a stack trace for it, ~2 ms per call; only the generators the step can
+    use are reseeded here: the CPU one always, the current accelerator's when training on it.
+    """
+    random.seed(s)
+    np.random.seed(s)
+    torch.default_generator.manual_seed(s)
+    if device.type == "cuda":
+        torch.cuda.manual_seed(s)
+    elif device.type != "cpu":
+        torch.manual_seed(s)
 
 
 def epoch_batches(
@@ -240,7 +261,17 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch
         self.cfg = cfg
         self.accelerator = get_accelerator(cfg.cpu, cfg.mixed_precision)
-        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        acc = self.accelerator
+        # One process in full precision: Accelerate's wrappers would only add per-step
+        # Python overhead (the model just moves to the device); otherwise DDP / AMP wrap.
+        self._plain = acc.num_processes == 1 and cfg.mixed_precision == "no"
+        self.model: Any
+        self.optimizer: Any
+        if self._plain:
+            self.model, self.optimizer = model.to(acc.device), optimizer
+        else:
+            self.model, self.optimizer = acc.prepare(model, optimizer)
+        self._dev = acc.device
         self.dataset = dataset
         self.step_fn = step_fn
         self.eval_fn = eval_fn
@@ -423,8 +454,9 @@ class Trainer:
                 )
                 while self.state.batch_in_epoch < len(batches):
                     logs = self._train_step(batches[self.state.batch_in_epoch], epoch)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{logs['loss']:.4f}")
+                    if not bar.disable:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
                     if cfg.checkpoint_every and self.state.global_step % cfg.checkpoint_every == 0:
                         self.save_checkpoint()
                 bar.close()
@@ -439,27 +471,32 @@ class Trainer:
         return self.state.history
 
     def _train_step(self, idx: torch.Tensor | None, epoch: int) -> dict[str, float]:
-        s = step_seed(self.cfg.seed, epoch, self.state.batch_in_epoch, self.rank)
-        random.seed(s)
-        np.random.seed(s)
-        torch.manual_seed(s)
+        _reseed_step(
+            step_seed(self.cfg.seed, epoch, self.state.batch_in_epoch, self.rank), self._dev
+        )
         batch = self._fetch(idx)
-        self.model.train()
+        self.model.train()  # always: eval_fn may have put a submodule in eval mode
         self.optimizer.zero_grad(set_to_none=True)
         out = self.step_fn(self, batch)
         if "loss" not in out:
             raise ConfigError("step_fn must return a dict with a 'loss' tensor")
         loss = out["loss"]
-        if not torch.isfinite(loss.detach()):
+        # one host read of the loss serves both the finiteness check and the log
+        logs = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
+        if not math.isfinite(logs["loss"]):
             raise InputError(
-                f"loss became {loss.item()} at epoch {epoch + 1}, step "
+                f"loss became {logs['loss']} at epoch {epoch + 1}, step "
                 f"{self.state.global_step + 1}; lower the learning rate or check the data"
             )
-        self.accelerator.backward(loss)
-        if self.cfg.grad_clip > 0:
-            self.accelerator.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        if self._plain:
+            loss.backward()
+            if self.cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        else:
+            self.accelerator.backward(loss)
+            if self.cfg.grad_clip > 0:
+                self.accelerator.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
-        logs = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
         st = self.state
         st.running_count += 1
         for k, v in logs.items():

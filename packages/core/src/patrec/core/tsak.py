@@ -1189,7 +1189,7 @@ class TSAKLossConfig:
     """Eqs. (1)-(2)."""
 
     alpha: float = param(DEFAULT_ALPHA, "CE weight of Eqs. 1-2", source="Sec. 5, Fig. 4: 0.99")
-    tau: float = param(DEFAULT_TAU, "KD temperature of Eq. 1", source="Sec. 5, Fig. 4B: 4")
+    tau: float = param(DEFAULT_TAU, "KD temperature of Eq. 1", source="Sec. 5, Fig. 4B: 4", gt=0)
     tau_squared: bool = param(
         True, "scale the KL term by tau^2",
         source="not in Eq. 1 as printed; Hinton/Cho-Hariharan (refs. 10, 16) use it; ours",
@@ -1205,7 +1205,7 @@ class TSAKOptimConfig:
     """Optimiser and stage budgets."""
 
     name: str = param("adadelta", "adadelta or adam", source="Sec. 4: Adadelta")
-    lr: float = param(0.9, "learning rate", source="Sec. 4: Adadelta, lr 0.9")
+    lr: float = param(0.9, "learning rate", source="Sec. 4: Adadelta, lr 0.9", gt=0)
     teacher_epochs: int = param(100, "teacher epochs", source="Sec. 4: 100 (early stopping 10)")
     sc_epochs: int = param(100, "semantic classifier epochs", source="Sec. 4: 100")
 

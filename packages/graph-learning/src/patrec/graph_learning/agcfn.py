@@ -622,7 +622,9 @@ class AGCFNModelConfig:
     cross_init: float = param(
         0.0, "initial value of the learnable cross blocks C", source="not stated; our choice"
     )
-    dropout: float = param(0.0, "dropout after the temporal conv", source="not stated: none")
+    dropout: float = param(
+        0.0, "dropout after the temporal conv", source="not stated: none", ge=0, lt=1
+    )
     input_bn: bool = param(
         True, "BatchNorm of the input per (channel, node)", source="not stated; ST-GCN's data_bn"
     )
@@ -633,9 +635,9 @@ class AGCFNModelConfig:
 class AGCFNOptimConfig:
     """SGD with Nesterov momentum and a step decay (Sec. 4.2)."""
 
-    lr: float = param(1e-3, "initial learning rate", source="Sec. 4.2: 0.001")
-    momentum: float = param(0.9, "Nesterov momentum", source="Sec. 4.2: 0.9")
-    weight_decay: float = param(1e-4, "weight decay", source="not stated; ST-GCN's 1e-4")
+    lr: float = param(1e-3, "initial learning rate", source="Sec. 4.2: 0.001", gt=0)
+    momentum: float = param(0.9, "Nesterov momentum", source="Sec. 4.2: 0.9", ge=0, le=1)
+    weight_decay: float = param(1e-4, "weight decay", source="not stated; ST-GCN's 1e-4", ge=0)
     milestones: tuple[int, ...] = param((20,), "epochs where lr *= gamma", source="Sec. 4.2: 20")
     gamma: float = param(0.1, "lr decay factor", source="Sec. 4.2: 0.001 -> 0.0001")
 

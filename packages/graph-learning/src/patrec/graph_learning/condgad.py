@@ -1045,7 +1045,9 @@ class CondgadModelConfig:
     heads: int = param(4, "attention heads", source="not stated; TS-TCC [8]: 4")
     layers: int = param(4, "L, Transformer blocks", source="not stated; TS-TCC [8]: 4")
     mlp_dim: int = param(64, "MLP width inside each block", source="not stated; TS-TCC [8]: 64")
-    dropout: float = param(0.1, "dropout in the blocks", source="not stated; TS-TCC [8]: 0.1")
+    dropout: float = param(
+        0.1, "dropout in the blocks", source="not stated; TS-TCC [8]: 0.1", ge=0, lt=1
+    )
     normalize: bool = param(
         True,
         "L2-normalise Z and P (cosine scores in eqs. 3-6 and unit vectors in eq. 9)",
@@ -1071,6 +1073,7 @@ class CondgadLossConfig:
         0.1,
         "tau dividing every dot product",
         source="eqs. 3-6 have none (tau = 1 on raw dot products); ours for unit vectors",
+        gt=0,
     )
 
 
@@ -1078,9 +1081,9 @@ class CondgadLossConfig:
 class CondgadOptimConfig:
     """Adam."""
 
-    lr: float = param(3e-4, "Adam learning rate", source="not stated; TS-TCC [8]: 3e-4")
+    lr: float = param(3e-4, "Adam learning rate", source="not stated; TS-TCC [8]: 3e-4", gt=0)
     beta2: float = param(0.99, "Adam beta2", source="not stated; TS-TCC [8]: 0.99")
-    weight_decay: float = param(3e-4, "Adam weight decay", source="not stated; TS-TCC [8]")
+    weight_decay: float = param(3e-4, "Adam weight decay", source="not stated; TS-TCC [8]", ge=0)
 
 
 @dataclass

@@ -665,7 +665,7 @@ class LEARNLossConfig:
 class LEARNOptimConfig:
     """Mini-batch Adam with early stopping."""
 
-    lr: float = param(1e-3, "Adam learning rate", source="Sec. 4.2: Adam; lr not stated")
+    lr: float = param(1e-3, "Adam learning rate", source="Sec. 4.2: Adam; lr not stated", gt=0)
     val_fraction: float = param(0.1, "validation share of the pairs", source="Sec. 5.3: 90/10")
     patience: int = param(
         10, "early stopping: epochs without a better validation loss", source="not stated"
@@ -681,7 +681,9 @@ class BaselineConfig:
     window: int = param(10, "skip-gram window", source="Sec. 5.3: 10")
     p: float = param(1.0, "node2vec return parameter", source="Sec. 5.3: p = 1")
     q: float = param(1.0, "node2vec in-out parameter", source="Sec. 5.3: q = 1")
-    epochs: int = param(5, "word2vec epochs", source="not stated; gensim's default")
+    epochs: int = param(
+        5, "word2vec epochs", source="not stated; gensim's default", ge=0, le=100_000
+    )
     negative: int = param(5, "node2vec negative samples", source="not stated; node2vec's 5")
 
 
@@ -1377,6 +1379,7 @@ METHOD = Method(
         "node2vec: (p, q) walks + skip-gram (negative sampling)",
         "spectral: Laplacian eigenmaps",
     ),
+    flagship=True,  # stands for its package in `patrec reproduce --flagship`
     status="done",
     summary=(
         "Vertex pairs sampled by random walks with vertex domination at exact k hops, target "

@@ -463,9 +463,9 @@ class LungSSFOptimConfig:
     """Optimiser and loss."""
 
     name: str = param("sgd", "sgd (Nesterov, poly decay) or adam", source="Sec. 4.3: SGD")
-    lr: float = param(0.01, "initial learning rate", source="Sec. 4.3: 0.01")
-    momentum: float = param(0.99, "SGD Nesterov momentum", source="Sec. 4.3: 0.99")
-    weight_decay: float = param(3e-5, "weight decay", source="Sec. 4.3: 3e-5")
+    lr: float = param(0.01, "initial learning rate", source="Sec. 4.3: 0.01", gt=0)
+    momentum: float = param(0.99, "SGD Nesterov momentum", source="Sec. 4.3: 0.99", ge=0, le=1)
+    weight_decay: float = param(3e-5, "weight decay", source="Sec. 4.3: 3e-5", ge=0)
     poly_power: float = param(
         0.9, "poly LR decay exponent", source="Sec. 4.3: poly decay; exponent nnU-Net's 0.9"
     )

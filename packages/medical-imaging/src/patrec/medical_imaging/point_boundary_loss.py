@@ -522,8 +522,8 @@ class PBLModelConfig:
 class PBLOptimConfig:
     """Optimiser."""
 
-    lr: float = param(1e-3, "Adam learning rate", source="Sec. 4.3: Adam; lr not stated")
-    weight_decay: float = param(0.0, "Adam weight decay", source="not stated; our choice: 0")
+    lr: float = param(1e-3, "Adam learning rate", source="Sec. 4.3: Adam; lr not stated", gt=0)
+    weight_decay: float = param(0.0, "Adam weight decay", source="not stated; our choice: 0", ge=0)
 
 
 @dataclass

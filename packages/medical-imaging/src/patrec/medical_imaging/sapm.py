@@ -685,9 +685,9 @@ class SAPMOptimConfig:
     """Optimiser."""
 
     name: str = param("sgd", "sgd or adam", source="Sec. 4.2: SGD")
-    lr: float = param(0.01, "learning rate", source="Sec. 4.2: 0.01")
-    momentum: float = param(0.99, "SGD momentum", source="Sec. 4.2: 0.99")
-    weight_decay: float = param(0.0, "weight decay", source="not stated; ours: 0")
+    lr: float = param(0.01, "learning rate", source="Sec. 4.2: 0.01", gt=0)
+    momentum: float = param(0.99, "SGD momentum", source="Sec. 4.2: 0.99", ge=0, le=1)
+    weight_decay: float = param(0.0, "weight decay", source="not stated; ours: 0", ge=0)
 
 
 @dataclass

@@ -343,9 +343,9 @@ class SCCOptimConfig:
     """Optimiser and augmentation."""
 
     name: str = param("sgd", "sgd or adam", source="Sec. 3: SGD")
-    lr: float = param(0.01, "learning rate", source="Sec. 3: 0.01")
-    momentum: float = param(0.9, "SGD momentum", source="Sec. 3: 0.9")
-    weight_decay: float = param(1e-4, "weight decay", source="Sec. 3: 0.0001")
+    lr: float = param(0.01, "learning rate", source="Sec. 3: 0.01", gt=0)
+    momentum: float = param(0.9, "SGD momentum", source="Sec. 3: 0.9", ge=0, le=1)
+    weight_decay: float = param(1e-4, "weight decay", source="Sec. 3: 0.0001", ge=0)
     augment: bool = param(
         True,
         "random flips and 90-degree rotations of image and mask",
@@ -769,6 +769,7 @@ METHOD = Method(
     presets={"paper": paper_config, "smoke": smoke_config},
     recipe=recipe,
     baselines=("unet: the same U-Net trained with L_spatial = BCE + (1 - Dice) only (lambda 0)",),
+    flagship=True,  # stands for its package in `patrec reproduce --flagship`
     status="done",
     summary=(
         "Spectral Correlation Coefficient (eq. 2) between the FFTs of predicted and true masks, "

@@ -1743,6 +1743,7 @@ METHOD = Method(
         "omp: OMP with a least-squares fit over the support per iteration",
         "gomp: generalized OMP (c atoms per iteration), least squares per iteration",
     ),
+    flagship=True,  # stands for its package in `patrec reproduce --flagship`
     status="done",
     summary=(
         "OMP-SR (Alg. 1) replaces OMP's growing least-squares fit by Gram-Schmidt against "

@@ -761,7 +761,7 @@ class ModelConfig:
     widths: tuple[int, ...] = param(
         (32, 64, 128, 256), "encoder channels per level", source="Sec. 5, Case 1: 32/64/128/256"
     )
-    lr: float = param(1e-3, "Adam learning rate", source="Sec. 5: Adam; lr not stated; ours")
+    lr: float = param(1e-3, "Adam learning rate", source="Sec. 5: Adam; lr not stated; ours", gt=0)
     steps_per_epoch: int = param(
         100,
         "Adam steps per Trainer epoch (PSNR/SSIM logged per epoch)",

@@ -839,7 +839,7 @@ class LossConfig:
 class OptimConfig:
     """Adam on every variant."""
 
-    lr: float = param(1e-3, "Adam learning rate", source="Sec. 3: Adam, lr 1e-3")
+    lr: float = param(1e-3, "Adam learning rate", source="Sec. 3: Adam, lr 1e-3", gt=0)
     resample_every: int = param(
         0,
         "draw new collocation points every N iterations (0: once per run)",
