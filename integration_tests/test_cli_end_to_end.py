@@ -80,6 +80,10 @@ def test_readme_first_command_run_writes_the_report(tmp_path) -> None:
         for p in metrics["plots"]:
             assert f"]({m.package}/{m.slug}/{p})" in text
             assert Path(run_dir / p).stat().st_size > 1000
+        if m.model is not None:  # the trained model reloads and gives the run's outputs
+            from patrec.core.hub import verify_saved_model
+
+            assert verify_saved_model(run_dir / "model", m.model) < 1e-5
     # a second start reuses every finished run
     r = _patrec(*argv, "--out", str(out), timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]

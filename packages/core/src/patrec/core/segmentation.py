@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from patrec.core.errors import DataError, InputError
+from patrec.core.hub import PretrainedModel
 
 __all__ = [
     "ConcatFusion",
@@ -172,7 +173,7 @@ class UNetFeatures:
     decoder: list[Tensor] = field(default_factory=list)  # deepest decoder level .. level 0
 
 
-class UNet(nn.Module):
+class UNet(nn.Module, PretrainedModel):
     """U-Net (Ronneberger et al., 2015) with pluggable level blocks and skip fusions.
 
     Args:

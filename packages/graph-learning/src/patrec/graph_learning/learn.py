@@ -64,8 +64,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from patrec.core.checks import check_int, check_scalar, check_tensor
 from patrec.core.config import param
 from patrec.core.errors import ConfigError, InputError
+from patrec.core.hub import PretrainedModel
 from patrec.core.registry import Method
 from patrec.core.train import TrainConfig
 from patrec.graph_learning.graphs import (
@@ -127,17 +129,11 @@ def _as_graph(graph: GraphData | nx.Graph) -> nx.Graph:
 
 
 def _check_alpha(alpha: float) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise InputError(f"alpha must be a float in (0, 1), got {alpha!r}")
-    if not 0.0 < float(alpha) < 1.0:
+    """``alpha`` of eq. 1, in the open interval ``(0, 1)``."""
+    a = float(check_scalar(alpha, "alpha"))
+    if not 0.0 < a < 1.0:
         raise InputError(f"alpha must lie in the open interval (0, 1) (eq. 1), got {alpha!r}")
-    return float(alpha)
-
-
-def _check_pos_int(name: str, v: int, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise InputError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
+    return a
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,7 +181,7 @@ def relation_target(k: int, alpha: float, path_weights: Sequence[float] = ()) ->
         path_weights: the (normalised) weights of the walk path ``v -> u``; empty on
             unweighted graphs (eq. 2).
     """
-    _check_pos_int("k", k)
+    check_int(k, "k", ge=1)
     a = _check_alpha(alpha)
     return float(a ** (k - 1) * math.prod(float(w) for w in path_weights))
 
@@ -327,11 +323,10 @@ def sample_pairs(
         InputError: invalid graph or arguments, unknown source vertices.
     """
     g = _as_graph(graph)
-    r = _check_pos_int("walks_per_vertex", walks_per_vertex)
-    length = _check_pos_int("walk_length", walk_length)
+    r = check_int(walks_per_vertex, "walks_per_vertex", ge=1)
+    length = check_int(walk_length, "walk_length", ge=1)
     a = _check_alpha(alpha)
-    if not (isinstance(neg_ratio, (int, float)) and math.isfinite(neg_ratio) and neg_ratio >= 0):
-        raise InputError(f"neg_ratio must be a finite float >= 0, got {neg_ratio!r}")
+    check_scalar(neg_ratio, "neg_ratio", ge=0.0)
     if weighted is None:
         if isinstance(graph, GraphData):
             weighted = graph.weighted
@@ -416,8 +411,12 @@ def vertex_features(graph: GraphData | nx.Graph, kind: str = "adjacency") -> Ten
     return torch.from_numpy(a + np.eye(n, dtype=np.float32))
 
 
-class SiameseNet(nn.Module):
+class SiameseNet(nn.Module, PretrainedModel):
     """LEARN's Siamese network: a shared tower and an L1-distance sigmoid unit (Fig. 1).
+
+    The trained network of the method (``METHOD.model``): the recipe leaves the one of the
+    ``learn`` variant, first seed, first graph in ``<out>/model/``
+    (``SiameseNet.from_pretrained(folder)``); it takes vertex inputs, not vertex ids.
 
     Tower (eq. 3): ``h^(l) = LeakyReLU(W^(l) h^(l-1) + b^(l))`` for the layer sizes
     ``hidden`` (paper: ``[1000, 512, 128]``); the last ``h`` is the embedding ``x``.
@@ -433,7 +432,7 @@ class SiameseNet(nn.Module):
         self, in_dim: int, hidden: Sequence[int] = (1000, 512, 128), negative_slope: float = 0.01
     ) -> None:
         super().__init__()
-        _check_pos_int("in_dim", in_dim)
+        check_int(in_dim, "in_dim", ge=1)
         if not hidden or any(isinstance(h, bool) or int(h) < 1 for h in hidden):
             raise InputError(f"hidden must be positive layer sizes, got {tuple(hidden)}")
         self.in_dim = int(in_dim)
@@ -457,9 +456,7 @@ class SiameseNet(nn.Module):
                 m.reset_parameters()
 
     def _check_x(self, name: str, x: Tensor) -> None:
-        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.in_dim:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise InputError(f"{name} must be a (B, {self.in_dim}) tensor, got {shape}")
+        check_tensor(x, f"B {self.in_dim}", name=name)
 
     def embed(self, x: Tensor) -> Tensor:
         """Vertex inputs ``(B, in_dim)`` -> embeddings ``(B, d)``."""
@@ -469,11 +466,9 @@ class SiameseNet(nn.Module):
 
     def logits_from_embeddings(self, x_v: Tensor, x_u: Tensor) -> Tensor:
         """``w^T |x_v - x_u| + b`` for embeddings ``(B, d)`` -> ``(B,)``."""
-        if x_v.shape != x_u.shape or x_v.ndim != 2 or x_v.shape[1] != self.dim:
-            raise InputError(
-                f"embeddings must both be (B, {self.dim}), got {tuple(x_v.shape)} and "
-                f"{tuple(x_u.shape)}"
-            )
+        dims: dict[str, int] = {}
+        check_tensor(x_v, f"B {self.dim}", name="x_v", dims=dims)
+        check_tensor(x_u, f"B {self.dim}", name="x_u", dims=dims)
         out: Tensor = self.out(torch.abs(x_v - x_u)).squeeze(-1)
         return out
 
@@ -569,19 +564,14 @@ def learn_loss(
     Returns:
         ``{"loss": L1 + L2, "l1": L1, "l2": L2}`` scalars.
     """
-    if not isinstance(logits, Tensor) or logits.ndim != 1 or not logits.is_floating_point():
+    check_tensor(logits, "B", name="logits", dtype="float")
+    check_tensor(target, None, name="target")
+    if target.shape != logits.shape:
         raise InputError(
-            f"logits must be a float (B,) tensor, got {getattr(logits, 'shape', logits)}"
+            f"target must match logits {tuple(logits.shape)}, got {tuple(target.shape)}"
         )
-    if not isinstance(target, Tensor) or target.shape != logits.shape:
-        raise InputError(
-            f"target must match logits {tuple(logits.shape)}, "
-            f"got {getattr(target, 'shape', target)}"
-        )
-    if target.numel() and (float(target.min()) < 0 or float(target.max()) > 1):
-        raise InputError("target R must lie in [0, 1]; scale the weights (weight_norm='max')")
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-        raise InputError(f"lam must be a float >= 0, got {lam!r}")
+    check_tensor(target, None, name="target", range=(0, 1))  # scale weights: weight_norm
+    check_scalar(lam, "lam", ge=0.0)
     t = target.to(logits.dtype)
     if negative_term:
         l1 = F.binary_cross_entropy_with_logits(logits, t)
@@ -933,10 +923,6 @@ def _skipgram(
     return out
 
 
-def _check_dim(dim: int) -> int:
-    return _check_pos_int("dim", dim)
-
-
 def deepwalk_embedding(
     graph: GraphData | nx.Graph,
     dim: int,
@@ -953,11 +939,11 @@ def deepwalk_embedding(
     """
     g = _as_graph(graph)
     csr = CSRGraph.from_graph(g)
-    starts = np.tile(np.arange(csr.num_nodes), _check_pos_int("num_walks", num_walks))
-    walks = random_walks(csr, starts, _check_pos_int("walk_length", walk_length), seed=seed)
+    starts = np.tile(np.arange(csr.num_nodes), check_int(num_walks, "num_walks", ge=1))
+    walks = random_walks(csr, starts, check_int(walk_length, "walk_length", ge=1), seed=seed)
     assert isinstance(walks, np.ndarray)
     return _skipgram(
-        walks, csr.num_nodes, _check_dim(dim), window=window, epochs=epochs, seed=seed,
+        walks, csr.num_nodes, check_int(dim, "dim", ge=1), window=window, epochs=epochs, seed=seed,
         hs=True, negative=0,
     )  # fmt: skip
 
@@ -984,15 +970,15 @@ def node2vec_embedding(
     if weighted is None:
         weighted = graph.weighted if isinstance(graph, GraphData) else False
     csr = CSRGraph.from_graph(g)
-    starts = np.tile(np.arange(csr.num_nodes), _check_pos_int("num_walks", num_walks))
+    starts = np.tile(np.arange(csr.num_nodes), check_int(num_walks, "num_walks", ge=1))
     walks = random_walks(
-        csr, starts, _check_pos_int("walk_length", walk_length), seed=seed,
+        csr, starts, check_int(walk_length, "walk_length", ge=1), seed=seed,
         weighted=bool(weighted), p=p, q=q,
     )  # fmt: skip
     assert isinstance(walks, np.ndarray)
     return _skipgram(
-        walks, csr.num_nodes, _check_dim(dim), window=window, epochs=epochs, seed=seed,
-        hs=False, negative=_check_pos_int("negative", negative),
+        walks, csr.num_nodes, check_int(dim, "dim", ge=1), window=window, epochs=epochs, seed=seed,
+        hs=False, negative=check_int(negative, "negative", ge=1),
     )  # fmt: skip
 
 
@@ -1007,7 +993,7 @@ def spectral_embedding(graph: GraphData | nx.Graph, dim: int, *, seed: int = 0) 
 
     g = _as_graph(graph)
     n = g.number_of_nodes()
-    k = min(_check_dim(dim), n - 2)
+    k = min(check_int(dim, "dim", ge=1), n - 2)
     if k < 1:
         raise InputError(f"a spectral embedding needs at least 3 vertices, got {n}")
     adj = nx.to_scipy_sparse_array(g, nodelist=range(n), weight="weight", format="csr")
@@ -1130,6 +1116,12 @@ def _compute_one(
         "metrics": metrics,
     }
     if tl is not None:
+        from patrec.core.hub import save_model
+
+        # the trained Siamese net, with the inputs of four training pairs as its example
+        feats, m = tl.net.features.detach().cpu(), min(4, len(tl.pairs))
+        example = (feats[tl.pairs.src[:m]], feats[tl.pairs.dst[:m]])
+        save_model(tl.net.siamese, run_dir / "model", example=example)
         res["history"] = tl.history
         res["best_epoch"] = tl.best_epoch
         res["pairs"] = {"positive": tl.pairs.num_positive, "negative": tl.pairs.num_negative}
@@ -1279,6 +1271,14 @@ def recipe(cfg: LEARNConfig, out_dir: str | Path, *, data: object = None) -> dic
                 ):
                     first_embs[v] = np.load(rd / "embedding.npy")
 
+    if "learn" in cfg.variants and tasks:  # <out>/model: learn, first seed, first graph
+        from patrec.core.hub import copy_model_dir
+
+        task0, g0name = tasks[0]
+        saved = out / "runs" / task0 / g0name / "learn" / f"seed{cfg.seeds[0]}" / "model"
+        if saved.is_dir():
+            copy_model_dir(saved, out / "model")
+
     variants_out: dict[str, dict[str, Any]] = {}
     for v in cfg.variants:
         vo: dict[str, Any] = {}
@@ -1374,6 +1374,7 @@ METHOD = Method(
     config=LEARNConfig,
     presets={"paper": paper_config, "smoke": smoke_config},
     recipe=recipe,
+    model="patrec.graph_learning.learn:SiameseNet",
     baselines=(
         "deepwalk: uniform walks + skip-gram (hierarchical softmax)",
         "node2vec: (p, q) walks + skip-gram (negative sampling)",

@@ -33,7 +33,6 @@ Hermitian weights, see :func:`spectral_correlation_coefficient`).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from patrec.core.checks import check_scalar, check_tensor
 from patrec.core.config import param
 from patrec.core.errors import ConfigError, DataError, InputError
 from patrec.core.registry import Method
@@ -80,43 +80,18 @@ Spectrum = Literal["full", "rfft"]
 
 
 # -- input checks ---------------------------------------------------------------------------
-def _shape(x: object) -> str:
-    if isinstance(x, Tensor):
-        return f"shape {tuple(x.shape)} {x.dtype}"
-    return type(x).__name__
-
-
 def _check_pred_target(pred: object, target: object) -> tuple[Tensor, Tensor]:
     """``pred`` float ``(N, C, H, W)`` in [0, 1]; ``target`` binary of the same shape."""
-    if not isinstance(pred, Tensor) or pred.dim() != 4 or not pred.is_floating_point():
-        raise InputError(f"prediction must be a floating (N, C, H, W) tensor, got {_shape(pred)}")
-    if not isinstance(target, Tensor) or target.dim() != 4:
-        raise InputError(f"target must be a binary (N, C, H, W) tensor, got {_shape(target)}")
-    if pred.shape != target.shape:
+    p: Tensor = check_tensor(
+        pred, "N C H W", name="prediction", dtype="float", nonempty=True, finite=True, probs=True
+    )
+    t: Tensor = check_tensor(target, "N C H W", name="target")
+    if p.shape != t.shape:
         raise InputError(
-            f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} must have one "
+            f"prediction {tuple(p.shape)} and target {tuple(t.shape)} must have one "
             "shape (N, C, H, W)"
         )
-    if pred.numel() == 0:
-        raise InputError(f"prediction must not be empty, got shape {tuple(pred.shape)}")
-    if not bool(torch.isfinite(pred).all()):
-        raise InputError("prediction contains NaN or inf")
-    lo, hi = float(pred.detach().min()), float(pred.detach().max())
-    if lo < 0.0 or hi > 1.0:
-        raise InputError(
-            f"prediction must hold probabilities in [0, 1] (apply sigmoid/softmax to logits), "
-            f"got values in [{lo:.3g}, {hi:.3g}]"
-        )
-    t = check_binary_mask(target, "target").to(pred.dtype)
-    return pred, t
-
-
-def _check_lambda(lam: object) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)):
-        raise InputError(f"lambda must be a float >= 0, got {lam!r}")
-    if not math.isfinite(lam) or lam < 0:
-        raise InputError(f"lambda must be a finite float >= 0, got {lam!r}")
-    return float(lam)
+    return p, check_binary_mask(t, "target").to(p.dtype)
 
 
 # -- the Spectral Correlation Coefficient (eq. 2) -------------------------------------------
@@ -239,13 +214,9 @@ def spatial_loss(logits: Tensor, target: Tensor) -> Tensor:
     BCE on the logits (mean over pixels) plus the core soft Dice loss on the sigmoids (mean
     over samples and classes, smoothing 1); ``target`` binary, same shape.
     """
-    if not isinstance(logits, Tensor) or logits.dim() != 4 or not logits.is_floating_point():
-        raise InputError(f"logits must be a floating (N, C, H, W) tensor, got {_shape(logits)}")
-    if not isinstance(target, Tensor) or target.shape != logits.shape:
-        raise InputError(
-            f"target must be binary with the logits' shape {tuple(logits.shape)}, got "
-            f"{_shape(target)}"
-        )
+    dims: dict[str, int] = {}
+    check_tensor(logits, "N C H W", name="logits", dims=dims, dtype="float")
+    check_tensor(target, "N C H W", name="target", dims=dims)
     t = check_binary_mask(target, "target").to(logits.dtype)
     bce = F.binary_cross_entropy_with_logits(logits, t)
     return bce + soft_dice_loss(torch.sigmoid(logits), t)
@@ -271,7 +242,7 @@ def harmonized_loss(
         ``{"loss", "spatial", "spectral" (1 - SCC), "scc"}``; only ``loss`` carries gradients
         through all terms (the others are detached for logging).
     """
-    lam = _check_lambda(lam)
+    lam = float(check_scalar(lam, "lambda", ge=0))
     spat = spatial_loss(logits, target)
     spec = scc_loss(torch.sigmoid(logits), target, spectrum=spectrum, reduction=reduction)
     loss = spat + lam * spec if lam > 0 else spat + 0.0 * spec
@@ -475,8 +446,7 @@ def load_data(cfg: SCCConfig) -> SegmentationData:
 # -- training and evaluation ----------------------------------------------------------------
 def predict_masks(model: nn.Module, images: Tensor, threshold: float = 0.5) -> Tensor:
     """Binary masks ``(N, K, H, W)`` (sigmoid > threshold) of a model on ``(N, C, H, W)``."""
-    if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
-        raise InputError(f"images must be a floating (N, C, H, W) tensor, got {_shape(images)}")
+    check_tensor(images, "N C H W", name="images", dtype="float")
     model.eval()
     dev = next(model.parameters()).device
     with torch.no_grad():
@@ -635,17 +605,12 @@ def recipe(cfg: SCCConfig, out_dir: str | Path, *, data: object = None) -> dict[
 
     Writes ``metrics.json`` (per variant: ``dice``/``iou``/``hd95`` on the source test set and
     ``<metric>@<domain>`` per shifted domain, and ``dice_shifted`` = mean over the shifted
-    domains, each mean ± std over seeds), ``dice_per_domain.png``, ``hd95_per_domain.png``,
-    ``train_loss_curves.png``, ``examples_<variant>_<domain>.png`` (seed ``seeds[0]`` on the
-    most shifted domain) and ``runs/<variant>/seed<k>/``.
+    domains, each mean ± std over seeds), ``dice.png``, ``dice_per_domain.png``,
+    ``hd95_per_domain.png``, ``train_loss_curves.png``, ``examples_<variant>_<domain>.png``
+    (seed ``seeds[0]`` on the most shifted domain) and ``runs/<variant>/seed<k>/``.
     """
 
-    from patrec.core.report import (
-        plot_curves,
-        run_once,
-        summarize_seeds,
-        write_metrics,
-    )
+    from patrec.core.experiment import Experiment, run_experiment
     from patrec.core.segmentation import plot_segmentation
 
     _check_config(cfg)
@@ -654,103 +619,90 @@ def recipe(cfg: SCCConfig, out_dir: str | Path, *, data: object = None) -> dict[
     ds = data if isinstance(data, SegmentationData) else load_data(cfg)
     out = Path(out_dir)
     domains = ["source", *ds.domains]
+    shifted = domains[1:]
     show = domains[-1]
     show_x, show_y = (ds.x_test, ds.y_test) if show == "source" else ds.domains[show]
     n_show = min(6, len(show_x))
-    results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
-    examples: dict[str, Tensor] = {}
+    ours = "unet_scc" if "unet_scc" in cfg.variants else cfg.variants[-1]
+    extra: dict[str, Any] = {
+        "dataset": ds.name,
+        "classes": list(ds.class_names),
+        "domains": domains,
+        "lambda": cfg.loss.lam,
+        "epochs": cfg.train.epochs,
+    }
 
-    def run(variant: str, seed: int) -> dict[str, Any]:
-        tm = train_variant(cfg, variant, seed, ds, out / "runs" / variant / f"seed{seed}")
+    def run_one(variant: str, seed: int, run_dir: Path) -> dict[str, Any]:
+        tm = train_variant(cfg, variant, seed, ds, run_dir)
         pred = predict_masks(tm.model, show_x[:n_show], cfg.threshold)
-        return {
-            "seed": seed,
-            "metrics": tm.metrics,
-            "history": tm.history,
-            "tensors": {"pred": pred.to(torch.uint8)},
-        }
-
-    for seed in cfg.seeds:
-        for variant in cfg.variants:
-            res = run_once(
-                out / "runs" / variant / f"seed{seed}", functools.partial(run, variant, seed)
-            )
-            results[variant].append(res)
-            if seed == cfg.seeds[0]:
-                examples[variant] = res["tensors"]["pred"].bool()
-
-    variants: dict[str, dict[str, Any]] = {}
-    per_domain: dict[str, dict[str, dict[str, dict[str, float]]]] = {"dice": {}, "hd95": {}}
-    for v, runs in results.items():
-        row: dict[str, Any] = {}
+        flat: dict[str, float] = {}
         for dom in domains:
             for key in ("dice", "iou", "hd95"):
-                name = key if dom == "source" else f"{key}@{dom}"
-                row[name] = summarize_seeds([r["metrics"][dom][key] for r in runs])
-        shifted = [dom for dom in domains if dom != "source"]
+                flat[key if dom == "source" else f"{key}@{dom}"] = tm.metrics[dom][key]
         if shifted:
             for key in ("dice", "hd95"):
-                row[f"{key}_shifted"] = summarize_seeds(
-                    [sum(r["metrics"][d][key] for d in shifted) / len(shifted) for r in runs]
-                )
-        variants[v] = row
-        for key in ("dice", "hd95"):
-            per_domain[key][v] = {
-                dom: row[key if dom == "source" else f"{key}@{dom}"] for dom in domains
+                flat[f"{key}_shifted"] = sum(tm.metrics[d][key] for d in shifted) / len(shifted)
+        return {
+            "seed": seed,
+            "metrics": flat,
+            "history": tm.history,
+            "tensors": {"pred": pred.to(torch.uint8)},
+            "model": tm.model,  # core's UNet: saved to run_dir/model, ours to <out>/model
+            "example": show_x[:2].cpu(),
+        }
+
+    def plots(exp: Experiment) -> list[Path]:
+        rows = exp.metrics["variants"]
+        tag = f"{ds.name}, {len(cfg.seeds)} seed(s), lambda={cfg.loss.lam:g} vs 0"
+        per_domain = {
+            key: {
+                v: {d: rows[v][key if d == "source" else f"{key}@{d}"] for d in domains}
+                for v in cfg.variants
             }
-    tag = f"{ds.name}, {len(cfg.seeds)} seed(s), lambda={cfg.loss.lam:g} vs 0"
-    plots = [
-        _plot_domain_bars(
-            per_domain["dice"], out / "dice_per_domain.png", f"Dice per test domain ({tag})",
-            "Dice (mean over classes)",
-        ),
-        _plot_domain_bars(
-            per_domain["hd95"], out / "hd95_per_domain.png",
-            f"HD95 per test domain, lower is better ({tag})", "HD95 (pixels)",
-        ),
-        plot_curves(
-            {v: [[h["train/loss"] for h in r["history"]] for r in results[v]]
-             for v in cfg.variants},
-            out / "train_loss_curves.png",
-            title="training loss (each variant's own objective)", xlabel="epoch", ylabel="loss",
-        ),
-    ]  # fmt: skip
-    for v, pred in examples.items():
-        plots.append(
-            plot_segmentation(
-                show_x[:n_show],
-                show_y[:n_show],
-                pred,
-                out / f"examples_{v}_{show}.png",
-                suptitle=f"{v}, seed {cfg.seeds[0]}, domain {show}",
-            )  # fmt: skip
-        )
-    ours = "unet_scc" if "unet_scc" in cfg.variants else cfg.variants[-1]
-    return write_metrics(
+            for key in ("dice", "hd95")
+        }
+        written = [
+            _plot_domain_bars(
+                per_domain["dice"], out / "dice_per_domain.png", f"Dice per test domain ({tag})",
+                "Dice (mean over classes)",
+            ),
+            _plot_domain_bars(
+                per_domain["hd95"], out / "hd95_per_domain.png",
+                f"HD95 per test domain, lower is better ({tag})", "HD95 (pixels)",
+            ),
+        ]  # fmt: skip
+        for v in cfg.variants:
+            written.append(
+                plot_segmentation(
+                    show_x[:n_show],
+                    show_y[:n_show],
+                    exp.results[v][0]["tensors"]["pred"].bool(),
+                    out / f"examples_{v}_{show}.png",
+                    suptitle=f"{v}, seed {cfg.seeds[0]}, domain {show}",
+                )
+            )
+        # drawn before metrics.json is written: the shifted-domain comparison joins its extra
+        extra["compare_shifted"] = {
+            b: {"ours": rows[ours]["dice_shifted"]["mean"],
+                "baseline": rows[b]["dice_shifted"]["mean"]}
+            for b in cfg.variants
+            if b != ours and "dice_shifted" in rows[ours]
+        }  # fmt: skip
+        return written
+
+    return run_experiment(
         out,
         method="medical-imaging/scc_loss",
-        variants=variants,
+        variants=cfg.variants,
+        seeds=cfg.seeds,
+        run_one=run_one,
         primary="dice",
         ours=ours,
-        baselines=[v for v in cfg.variants if v != ours],
+        curves={"train/loss": "training loss (each variant's own objective)"},
+        labels={"train/loss": "loss"},
+        extra=extra,
         plots=plots,
-        extra={
-            "dataset": ds.name,
-            "classes": list(ds.class_names),
-            "domains": domains,
-            "lambda": cfg.loss.lam,
-            "seeds": list(cfg.seeds),
-            "epochs": cfg.train.epochs,
-            "compare_shifted": {
-                b: {
-                    "ours": variants[ours]["dice_shifted"]["mean"],
-                    "baseline": variants[b]["dice_shifted"]["mean"],
-                }
-                for b in cfg.variants
-                if b != ours and "dice_shifted" in variants[ours]
-            },
-        },
-    )
+    ).metrics
 
 
 METHOD = Method(
@@ -768,6 +720,7 @@ METHOD = Method(
     config=SCCConfig,
     presets={"paper": paper_config, "smoke": smoke_config},
     recipe=recipe,
+    model="patrec.core.segmentation:UNet",
     baselines=("unet: the same U-Net trained with L_spatial = BCE + (1 - Dice) only (lambda 0)",),
     flagship=True,  # stands for its package in `patrec reproduce --flagship`
     status="done",
