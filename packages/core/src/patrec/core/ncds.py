@@ -35,7 +35,6 @@ paper's supplementary material, not in its text; the defaults below are ours.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1351,94 +1350,54 @@ def recipe(cfg: NCDSConfig, out_dir: str | Path, *, data: object = None) -> dict
 
     Writes ``metrics.json`` (accuracy and macro-F1 as mean ± std over seeds, parameter
     counts, NCDS minus each baseline), ``accuracy.png`` (final test accuracy per variant),
-    ``test_accuracy_curves.png`` and ``train_loss_curves.png`` (per epoch, mean ± std), and
-    ``runs/<variant>/seed<k>/`` with checkpoints, ``result.json`` and the deployed backbone
-    as ``backbone.safetensors``.
+    ``test_accuracy_curves.png`` and ``train_loss_curves.png`` (per epoch, mean ± std),
+    ``model/`` (the deployed NCDS backbone of the first seed, when it is a
+    :class:`~patrec.core.nn.SmallCNN`) and ``runs/<variant>/seed<k>/`` with checkpoints,
+    ``result.json`` and the deployed backbone as ``backbone.safetensors``.
     """
-    import json
-
     from safetensors.torch import save as save_bytes
 
-    from patrec.core.report import (
-        atomic_write_bytes,
-        plot_bars,
-        plot_curves,
-        run_once,
-        summarize_seeds,
-        write_metrics,
-    )
+    from patrec.core.experiment import run_experiment
+    from patrec.core.hub import PretrainedModel
+    from patrec.core.report import atomic_write_bytes
     from patrec.core.train import get_accelerator
 
     _check_config(cfg)
-    out = Path(out_dir)
     # under torchrun / accelerate launch every process trains; only the main one writes
     acc = get_accelerator(cfg.train.cpu, cfg.train.mixed_precision)
-    results: dict[str, list[dict[str, Any]]] = {v: [] for v in cfg.variants}
     full = _load_full(cfg)  # once; only the labelled subset depends on the seed
+    subsets: dict[int, ImageClassificationData] = {}
 
-    def run(
-        variant: str, seed: int, data_s: ImageClassificationData, run_dir: Path
-    ) -> dict[str, Any]:
-        tv = train_variant(cfg, variant, seed, data_s, run_dir)
+    def run_one(variant: str, seed: int, run_dir: Path) -> dict[str, Any]:
+        if seed not in subsets:
+            subsets[seed] = _labelled_subset(full, cfg.data.labelled_fraction, seed)
+        tv = train_variant(cfg, variant, seed, subsets[seed], run_dir)
         if acc.is_main_process:  # the deployed backbone, beside result.json
             state = {k: v.detach().cpu().contiguous() for k, v in tv.model.state_dict().items()}
             atomic_write_bytes(run_dir / "backbone.safetensors", save_bytes(state))
-        return {"seed": seed, "metrics": tv.metrics, "history": tv.history}
+        res: dict[str, Any] = {"seed": seed, "metrics": tv.metrics, "history": tv.history}
+        if isinstance(tv.model, PretrainedModel):  # the ResNets have no JSON-able config
+            res["model"] = tv.model
+            res["example"] = full.x_test[:4]
+        return res
 
-    for seed in cfg.seeds:
-        data_s = _labelled_subset(full, cfg.data.labelled_fraction, seed)
-        for variant in cfg.variants:
-            run_dir = out / "runs" / variant / f"seed{seed}"
-            res = run_once(
-                run_dir,
-                functools.partial(run, variant, seed, data_s, run_dir),
-                write=acc.is_main_process,
-            )
-            acc.wait_for_everyone()
-            results[variant].append(res)
-
-    variants: dict[str, dict[str, Any]] = {}
-    for v, runs in results.items():
-        variants[v] = {
-            "accuracy": summarize_seeds([r["metrics"]["accuracy"] for r in runs]),
-            "macro_f1": summarize_seeds([r["metrics"]["macro_f1"] for r in runs]),
-            "params_deployed": runs[0]["metrics"]["params_deployed"],
-            "params_training": runs[0]["metrics"]["params_training"],
-        }
-    if not acc.is_main_process:
-        acc.wait_for_everyone()  # the main process writes the plots and metrics.json
-        loaded: dict[str, Any] = json.loads((out / "metrics.json").read_text())
-        return loaded
-    plots = [
-        plot_bars(
-            {v: variants[v]["accuracy"] for v in cfg.variants},
-            out / "accuracy.png",
-            title=f"deployed test accuracy ({cfg.data.name}, {len(cfg.seeds)} seed(s))",
-            ylabel="accuracy",
-            highlight="ncds",
-        )
-    ]
-    for key, fname, title in (
-        ("test_accuracy", "test_accuracy_curves", "test accuracy per epoch (mean ± std)"),
-        ("train/loss", "train_loss_curves", "training loss per epoch (each variant's own)"),
-    ):
-        per_variant = {
-            v: [[h[key] for h in r["history"]] for r in results[v]] for v in cfg.variants
-        }
-        plots.append(plot_curves(per_variant, out / f"{fname}.png", title=title, ylabel=key))
     ours = "ncds" if "ncds" in cfg.variants else cfg.variants[-1]
-    metrics = write_metrics(
-        out,
+    return run_experiment(
+        out_dir,
         method="core/ncds",
-        variants=variants,
+        variants=cfg.variants,
+        seeds=cfg.seeds,
+        run_one=run_one,
         primary="accuracy",
         ours=ours,
-        baselines=[v for v in cfg.variants if v != ours],
-        plots=plots,
-        extra={"dataset": cfg.data.name, "seeds": list(cfg.seeds), "epochs": cfg.train.epochs},
-    )
-    acc.wait_for_everyone()
-    return metrics
+        fixed=["params_deployed", "params_training"],
+        curves={
+            "test_accuracy": "test accuracy per epoch (mean ± std)",
+            "train/loss": "training loss per epoch (each variant's own)",
+        },
+        extra={"dataset": cfg.data.name, "epochs": cfg.train.epochs},
+        accelerator=acc,
+    ).metrics
 
 
 METHOD = Method(
@@ -1453,6 +1412,7 @@ METHOD = Method(
     config=NCDSConfig,
     presets={"paper": paper_config, "smoke": smoke_config},
     recipe=recipe,
+    model="patrec.core.nn:SmallCNN",
     baselines=("ce: cross-entropy only", "cds: CDS with SupCon (eq. 2)"),
     status="done",
     summary=(

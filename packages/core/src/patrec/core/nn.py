@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from patrec.core.errors import ConfigError, InputError
+from patrec.core.hub import PretrainedModel
 
 if TYPE_CHECKING:
     from patrec.core.shnet import PHMLinear, SEBlock, SHBlock
@@ -241,7 +242,7 @@ def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
     ]
 
 
-class SmallCNN(StagedBackbone):
+class SmallCNN(StagedBackbone, PretrainedModel):
     """A tiny staged CNN for small images (scikit-learn digits 8x8, 16x16 glyphs, ...).
 
     Stage ``k`` is ``conv3x3-BN-ReLU, conv3x3-BN-ReLU`` with ``widths[k]`` channels; every
