@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
@@ -111,7 +111,7 @@ def save_model(model: nn.Module, path: str | Path, example: Any = None) -> Path:
     try:
         was_training = model.training
         model.eval()
-        model.save_pretrained(str(tmp))
+        cast(Any, model).save_pretrained(str(tmp))
         info: dict[str, Any] = {"class": f"{type(model).__module__}:{type(model).__qualname__}"}
         if example is not None:
             dev = next((p.device for p in model.parameters()), torch.device("cpu"))
