@@ -218,3 +218,25 @@ def test_close_releases_the_shared_accelerators_references():
     tr.close()
     assert not any(m is tr.model for m in acc._models)
     assert not any(o is tr.optimizer for o in acc._optimizers)
+
+
+def test_step_seeds_equal_numpy_seed_sequence_for_every_step():
+    """The vectorised per-epoch seeds are numpy's SeedSequence hash, word for word."""
+    import numpy as np
+
+    from patrec.core.train import step_seed, step_seeds
+
+    rng = np.random.default_rng(0)
+    cases = [(0, 0, 0), (2**32 - 1, 2**32 - 1, 2**32 - 1), (7, 3, 1)]
+    cases += [tuple(int(v) for v in rng.integers(0, 2**32, 3)) for _ in range(20)]
+    for seed, epoch, rank in cases:
+        steps = np.array([0, 1, 2, 63, 2**32 - 1, *rng.integers(0, 2**32, 3)])
+        got = step_seeds(seed, epoch, steps, rank)
+        want = [
+            int(np.random.SeedSequence([seed, epoch, int(k), rank]).generate_state(1)[0])
+            for k in steps
+        ]
+        assert got.tolist() == want
+        assert step_seed(seed, epoch, int(steps[3]), rank) == want[3]
+    with pytest.raises(ConfigError, match="seed"):
+        step_seeds(-1, 0, np.arange(3))
