@@ -23,7 +23,7 @@ class LesionSideNet(nn.Module):
     """Conv stages with an SH block after the second, then half-image pooling and a linear head."""
 
     def __init__(self, width: int, num_classes: int = 2) -> None:
-        from patrec.core.shnet import SHBlock
+        from patrec.core.nn import SHBlock
 
         super().__init__()
         self.features = nn.Sequential(

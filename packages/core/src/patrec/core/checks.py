@@ -147,8 +147,8 @@ def check_shape(
         if tok.lstrip("-").isdigit():
             if size != int(tok):
                 raise InputError(
-                    f"{name} must have shape ({_show(spec)}) with a dimension of size {tok}, "
-                    f"got {describe(x)}"
+                    f"{name} must have shape ({_show(spec)}), a size {tok} where it has "
+                    f"{size}: got {describe(x)}"
                 )
             continue
         if tok in bound and bound[tok] != size:

@@ -6,9 +6,10 @@
   (deep supervision, feature distillation, ...), with a classifier ``head`` on the last one.
 - :class:`SmallCNN` (tiny images such as scikit-learn digits) and :func:`cifar_resnet`
   (torchvision ResNet-18/34/50 with the usual CIFAR stem), both :class:`StagedBackbone`.
-- Attention blocks for any ``(B, C, H, W)`` feature map, defined with the method that
-  introduced them and re-exported here: ``SEBlock``, ``SHBlock`` and ``PHMLinear``
-  (:mod:`patrec.core.shnet`). ``from patrec.core.nn import SHBlock`` works.
+- Channel-attention blocks for any ``(B, C, *spatial)`` feature map: :class:`SEBlock`
+  (squeeze-and-excitation), :class:`SHBlock` (squeeze-and-hypercomplex, SHNet) and the
+  layer under it, :class:`PHMLinear` (parameterized hypercomplex multiplication), with
+  :func:`algebra_matrices`. Method modules import blocks from here, never the reverse.
 
 Invalid constructor arguments raise :class:`~patrec.core.errors.ConfigError`; tensors of the
 wrong shape raise :class:`~patrec.core.errors.InputError`.
@@ -16,20 +17,20 @@ wrong shape raise :class:`~patrec.core.errors.InputError`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from patrec.core.checks import check_int, check_tensor
 from patrec.core.errors import ConfigError, InputError
 from patrec.core.hub import PretrainedModel
 
-if TYPE_CHECKING:
-    from patrec.core.shnet import PHMLinear, SEBlock, SHBlock
-
 __all__ = [
+    "AMode",
     "ClassifierHead",
     "MLPHead",
     "PHMLinear",
@@ -37,20 +38,10 @@ __all__ = [
     "SHBlock",
     "SmallCNN",
     "StagedBackbone",
+    "algebra_matrices",
     "cifar_resnet",
     "l2_normalize",
 ]
-
-_REEXPORTS = {"SEBlock": "shnet", "SHBlock": "shnet", "PHMLinear": "shnet"}
-
-
-def __getattr__(name: str) -> object:
-    """Re-exported blocks, imported on first use (their modules import this one)."""
-    if name in _REEXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f"patrec.core.{_REEXPORTS[name]}"), name)
-    raise AttributeError(f"module 'patrec.core.nn' has no attribute {name!r}")
 
 
 def l2_normalize(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
@@ -325,3 +316,304 @@ def cifar_resnet(depth: int = 18, num_classes: int = 10, in_channels: int = 3) -
     expansion = 4 if depth == 50 else 1
     channels = tuple(c * expansion for c in (64, 128, 256, 512))
     return CifarResNet(stages, channels, in_channels, num_classes)
+
+
+AMode = Literal["fixed", "learned"]
+
+
+def _check_a_mode(a_mode: str) -> None:
+    if a_mode not in ("fixed", "learned"):
+        raise ConfigError(f"a_mode must be 'fixed' or 'learned', got {a_mode!r}")
+
+
+def _check_feature_map(name: str, x: object, channels: int) -> Tensor:
+    """``(B, channels, *spatial)`` floating, at least one non-empty spatial axis."""
+    check_tensor(x, "B C _ *", name=f"{name} feature map", dtype="float")
+    t: Tensor = x  # type: ignore[assignment]
+    if t.shape[1] != channels:
+        raise InputError(
+            f"{name} was built for {channels} channels, got a feature map with "
+            f"{t.shape[1]} channels (shape {tuple(t.shape)})"
+        )
+    if any(s == 0 for s in t.shape[2:]):
+        raise InputError(f"{name} needs a non-empty spatial extent, got shape {tuple(t.shape)}")
+    return t
+
+
+# ---------------------------------------------------------------------------------------
+# PHM layer (Sec. 3.3, eq. 2)
+# ---------------------------------------------------------------------------------------
+
+
+def algebra_matrices(n: int) -> Tensor:
+    """The multiplication matrices ``A_1..A_N`` of the real, complex or quaternion algebra.
+
+    ``M(h) = sum_i A_i h_i`` is the matrix of multiplication by ``h = (h_1, ..., h_N)``, so
+    ``(sum_i A_i (x) S_i) x`` is the hypercomplex product of the input, split into ``N``
+    components, with the weight ``(S_1, ..., S_N)``. For ``N = 4`` these are eq. 2's matrices,
+    ``A_1 = I`` and the signed permutations of the quaternion units ``i, j, k``, whose sum is
+    eq. 2's ``H``::
+
+        M(P) = [[P_r, -P_x, -P_y, -P_z],
+                [P_x,  P_r,  P_z, -P_y],
+                [P_y, -P_z,  P_r,  P_x],
+                [P_z,  P_y, -P_x,  P_r]]
+
+    ``M(P) c`` is the Hamilton product ``c P`` of the input quaternion ``c`` with the weight
+    ``P`` (input on the left, as eq. 6 expands ``C^1 H^1``). Eq. 9 prints the other order,
+    ``P c`` (signs of the ``j, k`` cross terms swapped); both are quaternion layers with the
+    same weight sharing, and we follow eq. 2, which defines the ``A_i``.
+
+    Args:
+        n: 1, 2 or 4.
+
+    Returns:
+        ``(N, N, N)`` float32 tensor, ``[i]`` being ``A_{i+1}``.
+
+    Raises:
+        InputError: any other ``n`` (use ``a_mode="learned"`` for other dimensions).
+    """
+    if n == 1:
+        return torch.ones(1, 1, 1)
+    if n == 2:  # complex: M(a + ib) = [[a, -b], [b, a]]
+        return torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, -1.0], [1.0, 0.0]]])
+    if n == 4:  # eq. 2: coefficients of P_r, P_x, P_y, P_z in H
+        a_r = torch.eye(4)
+        a_x = torch.tensor([[0.0, -1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, -1, 0]])
+        a_y = torch.tensor([[0.0, 0, -1, 0], [0, 0, 0, -1], [1, 0, 0, 0], [0, 1, 0, 0]])
+        a_z = torch.tensor([[0.0, 0, 0, -1], [0, 0, 1, 0], [0, -1, 0, 0], [1, 0, 0, 0]])
+        return torch.stack([a_r, a_x, a_y, a_z])
+    raise InputError(
+        f"fixed algebra matrices exist for n = 1 (real), 2 (complex) or 4 (quaternion), got "
+        f"n={n!r}; use a_mode='learned' for other n"
+    )
+
+
+class PHMLinear(nn.Module):
+    """Parameterized hypercomplex multiplication layer ``y = H x + b`` (Sec. 3.3, eq. 2).
+
+    ``H = sum_{i=1}^{N} A_i (x) S_i`` (Kronecker products) with ``A_i`` of shape ``N x N`` and
+    ``S_i`` of shape ``out/N x in/N``; ``H`` is ``out x in``. The input is read as ``N``
+    consecutive components of ``in/N`` features (block column ``b`` of ``H`` meets features
+    ``b*in/N .. (b+1)*in/N - 1``), the output likewise.
+
+    Parameters: ``S`` holds ``out*in/N`` weights, ``1/N`` of ``nn.Linear(in, out)``'s; a learned
+    ``A`` adds ``N^3``; the bias ``out``.
+
+    - ``a_mode="fixed"`` (the paper, Sec. 3.3: "For A_i we use the hypercomplex matrix"):
+      ``A`` is the buffer :func:`algebra_matrices` ``(n)``; ``n = 4`` is the quaternion layer
+      whose output is the Hamilton product of the input's four components with the weight
+      quaternion ``(S_1, S_2, S_3, S_4)`` (eqs. 2, 5-8); ``n = 1`` is exactly ``nn.Linear``.
+    - ``a_mode="learned"`` (Zhang et al. 2021): ``A`` is a parameter learned with ``S``, for
+      any ``n`` dividing both sizes.
+
+    Initialisation: ``S`` uniform in ``+-1/sqrt(in)`` (as ``nn.Linear``); with a fixed algebra
+    every row of ``H`` holds ``in`` entries of ``S`` up to sign, so ``H`` has ``nn.Linear``'s
+    scale; a learned ``A`` starts uniform with variance ``1/N``, which keeps that scale in
+    expectation. The bias starts at 0.
+
+    Shapes:
+        ``(..., in_features)`` -> ``(..., out_features)``.
+
+    Args:
+        in_features: ``d``, divisible by ``n``.
+        out_features: ``k``, divisible by ``n``.
+        n: the hypercomplex dimension ``N`` (``D_phm``); the paper uses 4.
+        bias: add ``b``.
+        a_mode: ``"fixed"`` or ``"learned"`` (see above).
+
+    Raises:
+        InputError: non-positive sizes, sizes not divisible by ``n``, a fixed ``a_mode`` with
+            ``n`` not in (1, 2, 4); in ``forward``, an input whose last dimension is not
+            ``in_features``.
+        ConfigError: an unknown ``a_mode``.
+    """
+
+    A: Tensor
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        n: int = 4,
+        *,
+        bias: bool = True,
+        a_mode: AMode = "fixed",
+    ) -> None:
+        super().__init__()
+        self.in_features = check_int(in_features, "in_features", ge=1)
+        self.out_features = check_int(out_features, "out_features", ge=1)
+        self.n = check_int(n, "n", ge=1)
+        _check_a_mode(a_mode)
+        for name, size in (("in_features", in_features), ("out_features", out_features)):
+            if size % n != 0:
+                raise InputError(
+                    f"PHMLinear needs {name} divisible by n={n} (Sec. 3.3: d and k must be "
+                    f"divisible by N), got {name}={size}"
+                )
+        self.a_mode = a_mode
+        if a_mode == "fixed":
+            self.register_buffer("A", algebra_matrices(n), persistent=False)
+        else:
+            self.A = nn.Parameter(torch.empty(n, n, n))
+        self.S = nn.Parameter(torch.empty(n, out_features // n, in_features // n))
+        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-draw ``S`` (and a learned ``A``) and zero the bias (see the class docstring)."""
+        bound = 1.0 / math.sqrt(self.in_features)
+        nn.init.uniform_(self.S, -bound, bound)
+        if self.a_mode == "learned":
+            a = math.sqrt(3.0 / self.n)  # variance 1/N
+            nn.init.uniform_(self.A, -a, a)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    @property
+    def weight(self) -> Tensor:
+        """``H = sum_i A_i (x) S_i`` (eq. 2), shape ``(out_features, in_features)``."""
+        n, p, q = self.S.shape
+        a = self.A.to(self.S.dtype)
+        # sum_i kron(A_i, S_i): block (r, c) of H is sum_i A_i[r, c] * S_i
+        h = (a[:, :, None, :, None] * self.S[:, None, :, None, :]).sum(0)
+        return h.reshape(n * p, n * q)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(..., in_features)`` -> ``(..., out_features)``: ``y = H x + b``."""
+        check_tensor(x, ["*", self.in_features], name="PHMLinear input", dtype="float")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, n={self.n}, "
+            f"a_mode={self.a_mode!r}, bias={self.bias is not None}"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# SE and SH blocks (Sec. 3.4, Sec. 4, eq. 3)
+# ---------------------------------------------------------------------------------------
+
+
+def _squeeze(x: Tensor) -> Tensor:
+    """Eq. 3: ``z_c = 1/(H W) sum_{i,j} x_ijc`` (mean over every spatial axis), ``(B, C)``."""
+    return x.flatten(2).mean(dim=2)
+
+
+def _rescale(x: Tensor, s: Tensor) -> Tensor:
+    return x * s.reshape(*s.shape, *([1] * (x.ndim - 2)))
+
+
+class SEBlock(nn.Module):
+    """Squeeze-and-excitation block (Hu et al. 2018; the paper's baseline, Sec. 3.4).
+
+    ``z = squeeze(x)`` (eq. 3), ``s = sigmoid(W_2 relu(W_1 z + b_1) + b_2)`` with
+    ``W_1: C -> max(1, C // r)`` and ``W_2`` back to ``C``, output ``x_c * s_c``.
+
+    Shapes:
+        ``(B, C, *spatial)`` -> same shape; :meth:`gate` gives ``s``, ``(B, C)`` in ``(0, 1)``.
+
+    Args:
+        channels: ``C``.
+        reduction: ``r`` (SENet's default 16; the paper does not state its value).
+
+    Raises:
+        InputError: non-positive sizes; in ``forward``, a tensor that is not
+            ``(B, channels, *spatial)``.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.channels = check_int(channels, "channels", ge=1)
+        self.reduction = check_int(reduction, "reduction", ge=1)
+        hidden = max(1, channels // reduction)
+        self.fc1 = nn.Linear(channels, hidden)
+        self.fc2 = nn.Linear(hidden, channels)
+
+    def gate(self, x: Tensor) -> Tensor:
+        """Channel weights ``s`` in ``(0, 1)``, shape ``(B, C)``."""
+        _check_feature_map("SEBlock", x, self.channels)
+        z = _squeeze(x)
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(z))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(B, C, *spatial)`` -> ``x * s`` (per-channel rescale), same shape."""
+        return _rescale(x, self.gate(x))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, reduction={self.reduction}"
+
+
+class SHBlock(nn.Module):
+    """Squeeze-and-hypercomplex block (Sec. 4, Fig. 1): SE with a PHM excitation.
+
+    ``z = squeeze(x)`` (eq. 3); with ``reduction == 1`` (the paper: "the SHNet uses a
+    hypercomplex FC layer [instead of] the two FC layers in SENet") the excitation is one
+    :class:`PHMLinear` ``C -> C``: ``s = sigmoid(PHM(z))``; with ``reduction = r > 1`` it keeps
+    SE's bottleneck with both FC layers hypercomplex, ``s = sigmoid(PHM_2(relu(PHM_1(z))))``
+    with ``PHM_1: C -> C/r`` (``C/r`` rounded up to a multiple of ``N``; an option, not the
+    paper's block). Output ``x_c * s_c``.
+
+    The channel vector is read as ``N`` components of ``C/N`` channels (``N = 4``: real,
+    ``i``, ``j``, ``k`` parts of a quaternion), so every gate mixes all four parts through the
+    Hamilton product (eqs. 5-9).
+
+    Shapes:
+        ``(B, C, *spatial)`` -> same shape; :meth:`gate` gives ``s``, ``(B, C)`` in ``(0, 1)``.
+
+    Args:
+        channels: ``C``, divisible by ``n``.
+        reduction: 1 (the paper's single PHM layer) or a bottleneck ratio ``r``.
+        n: the PHM dimension ``N`` (Sec. 3.3: 4).
+        a_mode: ``"fixed"`` algebra matrices (the paper) or ``"learned"`` (see
+            :class:`PHMLinear`).
+
+    Raises:
+        InputError: ``channels`` not divisible by ``n``, non-positive sizes; in ``forward``,
+            a tensor that is not ``(B, C, *spatial)``.
+        ConfigError: an unknown ``a_mode``.
+    """
+
+    def __init__(
+        self, channels: int, reduction: int = 1, n: int = 4, *, a_mode: AMode = "fixed"
+    ) -> None:
+        super().__init__()
+        self.channels = check_int(channels, "channels", ge=1)
+        self.reduction = check_int(reduction, "reduction", ge=1)
+        self.n = check_int(n, "n", ge=1)
+        _check_a_mode(a_mode)
+        if channels % n != 0:
+            raise InputError(
+                f"SHBlock needs channels divisible by n={n} (the PHM layer splits them into "
+                f"{n} components), got channels={channels}"
+            )
+        self.a_mode = a_mode
+        self.phm1: PHMLinear
+        self.phm2: PHMLinear | None
+        if reduction == 1:
+            self.phm1 = PHMLinear(channels, channels, n, a_mode=a_mode)
+            self.phm2 = None
+        else:
+            # C/r rounded up to a multiple of n (at least n), so that PHM can split it
+            hidden = n * max(1, math.ceil(channels / (reduction * n)))
+            self.phm1 = PHMLinear(channels, hidden, n, a_mode=a_mode)
+            self.phm2 = PHMLinear(hidden, channels, n, a_mode=a_mode)
+
+    def gate(self, x: Tensor) -> Tensor:
+        """Channel weights ``s`` in ``(0, 1)``, shape ``(B, C)``."""
+        _check_feature_map("SHBlock", x, self.channels)
+        z = self.phm1(_squeeze(x))
+        if self.phm2 is not None:
+            z = self.phm2(F.relu(z))
+        return torch.sigmoid(z)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(B, C, *spatial)`` -> ``x * s`` (per-channel rescale), same shape."""
+        return _rescale(x, self.gate(x))
+
+    def extra_repr(self) -> str:
+        return (
+            f"channels={self.channels}, reduction={self.reduction}, n={self.n}, "
+            f"a_mode={self.a_mode!r}"
+        )
