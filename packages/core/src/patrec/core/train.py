@@ -138,9 +138,9 @@ def step_seeds(seed: int, epoch: int, steps: np.ndarray, rank: int = 0) -> np.nd
         for dst in range(4):
             if src != dst:
                 pool[dst] = mix(pool[dst], hashmix(pool[src]))
-    v = pool[0] ^ np.uint64(_INIT_B)
-    v = (v * np.uint64((_INIT_B * _MULT_B) & _M32)) & m
-    return v ^ (v >> np.uint64(16))
+    out: np.ndarray = pool[0] ^ np.uint64(_INIT_B)
+    out = (out * np.uint64((_INIT_B * _MULT_B) & _M32)) & m
+    return out ^ (out >> np.uint64(16))
 
 
 def _reseed_step(s: int, device: torch.device) -> None:
