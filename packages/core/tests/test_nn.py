@@ -118,11 +118,21 @@ def test_cifar_resnet_grayscale_and_bad_depth() -> None:
         net(torch.randn(2, 3, 16, 16))
 
 
-def test_attention_blocks_are_reexported_from_core_nn():
+def test_shared_blocks_live_in_core_nn_which_imports_no_method_module():
+    """Method modules import blocks from ``patrec.core.nn``, never the reverse."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, patrec.core.nn as m; "
+        "bad = sorted(k for k in sys.modules if k.startswith('patrec.') and k.split('.')[-1] "
+        "in {'shnet', 'ncds', 'tsak', 'fedrewind', 'gradcam_fer', 'double_descent_bias'}); "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
     import patrec.core.nn as cnn
     from patrec.core import shnet
 
-    assert cnn.SHBlock is shnet.SHBlock and cnn.SEBlock is shnet.SEBlock
-    assert cnn.PHMLinear is shnet.PHMLinear
-    with pytest.raises(AttributeError):
-        cnn.NoSuchBlock  # noqa: B018
+    assert shnet.SHBlock is cnn.SHBlock and shnet.SEBlock is cnn.SEBlock
+    assert shnet.PHMLinear is cnn.PHMLinear and cnn.SHBlock.__module__ == "patrec.core.nn"
