@@ -481,7 +481,8 @@ def save_cam_figure(
     Returns:
         The written path.
     """
-    from patrec.core.report import _plt, _save
+    from patrec.core.report import pyplot as _plt
+    from patrec.core.report import save_figure as _save
 
     if not isinstance(images, Tensor) or images.ndim not in (3, 4):
         raise InputError(f"images must be (N, C, H, W) or (N, H, W), got {_shape(images)}")

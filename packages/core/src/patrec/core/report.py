@@ -28,7 +28,9 @@ __all__ = [
     "plot_bars",
     "plot_curves",
     "plot_grouped_bars",
+    "pyplot",
     "run_once",
+    "save_figure",
     "summarize_seeds",
     "write_metrics",
     "write_reproduce_report",
@@ -201,7 +203,8 @@ def write_metrics(
     return content
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -210,13 +213,18 @@ def _plt() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: str | Path, *, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG atomically (a killed run leaves no half file) and close it."""
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    pyplot().close(fig)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+_plt = pyplot
+_save = save_figure
 
 
 def plot_curves(

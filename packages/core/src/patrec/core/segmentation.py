@@ -503,7 +503,8 @@ def plot_segmentation(
     ``images`` ``(N, C, H, W)`` in [0, 1]; ``targets``/``preds`` binary ``(N, K, H, W)`` or
     ``(N, H, W)``; every class is outlined. Returns the PNG path.
     """
-    from patrec.core.report import _plt, _save
+    from patrec.core.report import pyplot as _plt
+    from patrec.core.report import save_figure as _save
 
     t = _as_nchw(targets, "targets")
     p = _as_nchw(preds, "predictions") if preds is not None else None
