@@ -11,10 +11,15 @@ from patrec.graph_learning.agcfn import (
     AGCFBlock,
     AGCFLayer,
     FusionAdjacency,
+    STGCNAdjacency,
+    TwoStreamGCN,
     bone_vectors,
+    build_model,
+    classification_metrics,
     fuse_streams,
     fusion_graph,
     normalize_adjacency,
+    paper_config,
     spatial_partitions,
 )
 from patrec.graph_learning.gait import LOWER_LIMB_7, Skeleton, get_skeleton
@@ -266,18 +271,105 @@ def test_learned_adjacency_has_one_matrix_per_block():
     assert adj.shape == (3, 13, 13) and not adj.requires_grad
 
 
+# --- the baselines: ST-GCN as published, the two-stream model --------------------------
+
+
+def test_stgcn_graph_is_the_column_normalised_skeleton_with_edge_importance():
+    g = fusion_graph()
+    adj = STGCNAdjacency(g)
+    a = torch.eye(7)
+    for p, c in LOWER_LIMB_7.bones:  # bones only: ST-GCN has no symmetry edges
+        a[p, c] = a[c, p] = 1
+    assert a[1, 4] == 0 and g.a_joint[1, 4] == 1
+    parts = spatial_partitions(g.depth[:7])
+    expect = parts * (a @ torch.diag(1 / a.sum(0)))  # normalize_digraph: A D^-1
+    assert torch.allclose(adj(), expect)
+    assert torch.allclose(adj().sum(0).sum(0), torch.ones(7))  # every column sums to 1
+    assert adj.importance.shape == (3, 7, 7)  # one weight per partition and edge
+    with torch.no_grad():
+        adj.importance.mul_(2.0)
+    assert torch.allclose(adj(), 2 * expect)  # applied after the normalisation
+
+
+def test_stgcn_baseline_has_the_published_configuration():
+    net = build_model(paper_config(), "stgcn", 7)
+    assert isinstance(net, AGCFN) and len(net.blocks) == 9
+    assert [b.gcn.out_channels for b in net.blocks] == [64, 64, 64, 128, 128, 128, 256, 256, 256]
+    assert [b.tcn.stride[0] for b in net.blocks] == [1, 1, 1, 2, 1, 1, 2, 1, 1]
+    assert all(b.tcn.kernel_size == (9, 1) and b.dropout.p == 0.5 for b in net.blocks)
+    assert net.blocks[0].residual is None and net.blocks[1].residual is not None
+    assert all(isinstance(b.gcn.adjacency, STGCNAdjacency) for b in net.blocks)
+    with pytest.raises(InputError, match="streams must be joint"):
+        AGCFN(3, widths=(4,), strides=(1,), graph="stgcn")
+
+
+def test_two_stream_scores_add_the_softmaxes_and_streams_learn_independently():
+    torch.manual_seed(0)
+    net = TwoStreamGCN(4, widths=(4, 4), strides=(1, 2))
+    net.eval()
+    x = _x(3, 6)
+    lj, lb = net.stream_logits(x)
+    assert torch.allclose(net(x), lj.softmax(1) + lb.softmax(1))
+    assert net.joint.streams == "joint" and net.bone.streams == "bone"
+    # training on the summed losses gives every stream the gradient of its own loss
+    from patrec.graph_learning.agcfn import _training_loss
+
+    net.train()
+    y = torch.tensor([0, 1, 2])
+    loss, _ = _training_loss(net, x, y)
+    g_both = torch.autograd.grad(loss, list(net.joint.parameters()))
+    g_own = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(net.joint(x), y), list(net.joint.parameters())
+    )
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g_both, g_own, strict=True))
+
+
+def test_classification_metrics_match_scikit_learn():
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 5, (60,), generator=gen)
+    scores = torch.randn(60, 5, generator=gen)
+    scores[:, 3] -= 10  # class 3 is never predicted: precision 0 there
+    y[y == 4] = 0  # class 4 never occurs but may be predicted
+    m = classification_metrics(scores, y, 5)
+    pred = scores.argmax(1).numpy()
+    p, r, f, _ = precision_recall_fscore_support(y.numpy(), pred, average="macro", zero_division=0)
+    assert m["macro_precision"] == pytest.approx(p) and m["macro_recall"] == pytest.approx(r)
+    assert m["macro_f1"] == pytest.approx(f)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y.numpy(), pred))
+    conf = torch.tensor(m["confusion"])
+    assert conf.sum() == 60 and conf[:, 3].sum() == 0 and conf[4].sum() == 0
+
+
+@pytest.mark.parametrize("variant", ["agcfn", "stgcn", "two_stream"])
+def test_models_save_and_load_with_the_same_outputs(tmp_path, variant):
+    from patrec.core.hub import load_model, save_model, verify_saved_model
+
+    cfg = paper_config()
+    cfg.model.widths, cfg.stgcn.widths = (4, 4, 8), (4,) * 9
+    torch.manual_seed(0)
+    net = build_model(cfg, variant, 7)
+    x = _x(2, 8)
+    save_model(net, tmp_path / "m", x)
+    back = load_model(tmp_path / "m")
+    assert type(back) is type(net)
+    assert verify_saved_model(tmp_path / "m") < 1e-6
+    assert torch.allclose(back(x), net.eval()(x), atol=1e-6)
+
+
 # --- bad input ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("x", "match"),
     [
-        (torch.randn(2, 2, 5, 7), r"\(N, 3, T, 7\)"),
-        (torch.randn(2, 3, 5, 6), r"\(N, 3, T, 7\)"),
-        (torch.randn(3, 5, 7), "floating"),
-        (torch.ones(2, 3, 5, 7, dtype=torch.int64), "floating"),
+        (torch.randn(2, 2, 5, 7), r"joints must have shape \(N, 3, T, 7\)"),
+        (torch.randn(2, 3, 5, 6), r"joints must have shape \(N, 3, T, 7\)"),
+        (torch.randn(3, 5, 7), "4 dimensions"),
+        (torch.ones(2, 3, 5, 7, dtype=torch.int64), "float dtype"),
         (torch.full((2, 3, 5, 7), float("nan")), "finite"),
-        (torch.zeros(0, 3, 5, 7), "N >= 1"),
+        (torch.zeros(0, 3, 5, 7), "must not be empty"),
     ],
 )
 def test_model_rejects_bad_joints(x, match):
@@ -292,11 +384,11 @@ def test_bad_inputs_of_the_parts():
         AGCFN(3, skeleton="body25")
     with pytest.raises(InputError, match="finite"):
         bone_vectors(_x().fill_(float("inf")))
-    with pytest.raises(InputError, match="same N, C, T"):
+    with pytest.raises(InputError, match="x_bone must have T = 5"):
         fuse_streams(_x(t=5), _x(t=4, v=6))
-    with pytest.raises(InputError, match="alpha"):
+    with pytest.raises(InputError, match="alpha must be > 0"):
         normalize_adjacency(torch.eye(3), 0.0)
-    with pytest.raises(InputError, match=r"\(\.\.\., V, V\)"):
+    with pytest.raises(InputError, match=r"adjacency must have V = 3"):
         normalize_adjacency(torch.ones(3, 4))
     with pytest.raises(InputError, match="streams"):
         FusionAdjacency(fusion_graph(), "both")  # type: ignore[arg-type]

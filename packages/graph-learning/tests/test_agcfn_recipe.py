@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -11,7 +10,15 @@ import torch
 
 from patrec.core import get_method
 from patrec.core.errors import ConfigError, DataError, InputError
-from patrec.graph_learning.agcfn import build_model, load_data, recipe
+from patrec.graph_learning.agcfn import (
+    AGCFN,
+    VARIANTS,
+    build_model,
+    load_data,
+    make_folds,
+    recipe,
+    train_variant,
+)
 from patrec.graph_learning.gait import (
     GAIT_CLASSES,
     GaitSubject,
@@ -146,8 +153,10 @@ TINY = [
     "train.batch_size=16",
     "train.progress=false",
     "model.widths=4,4,8",
+    "stgcn.widths=4,4,4,4,4,4,8,8,8",
     "data.n_subjects=6",
     "data.test_subjects=2",
+    "data.val_subjects=1",
     "data.cycles_per_class=2",
     "data.frames=12",
 ]
@@ -164,40 +173,117 @@ def test_presets_follow_the_paper():
     assert paper.optim.milestones == (20,) and paper.train.epochs == 200
     assert paper.train.batch_size == 256 and paper.model.temporal_kernel == 7
     assert len(paper.model.widths) == 3 and paper.data.n_subjects == 57
-    assert {"stgcn", "agcfn_c0", "agcfn"} <= set(smoke.variants)
+    # Sec. 4.1-4.2: leave-one-subject-out over every subject, early stopping
+    assert paper.data.protocol == "loso" and paper.data.loso_folds == 0
+    assert paper.data.val_subjects > 0 and paper.optim.patience > 0
+    assert set(smoke.variants) == set(VARIANTS) and set(paper.variants) == set(VARIANTS)
     # Table 3: 0.774M parameters; the ST-GCN widths we chose land within 1 %
     n = sum(p.numel() for p in build_model(paper, "agcfn", 7).parameters())
     assert abs(n - 774_000) / 774_000 < 0.01
 
 
-def test_recipe_writes_metrics_plots_and_compares(tmp_path):
-    cfg = _cfg("seeds=0,1", "variants=stgcn,bone,agcfn_c1,agcfn")
+def test_folds_of_both_protocols():
+    d = _cfg("data.protocol=loso", "data.val_subjects=2").data
+    subjects = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3]  # 7 distinct ids
+    folds = make_folds(subjects, d)
+    assert sorted(f.test[0] for f in folds) == [1, 2, 3, 4, 5, 6, 9]  # each held out once
+    for f in folds:
+        assert len(f.test) == 1 and len(f.val) == 2 and not set(f.val) & set(f.test)
+    assert len({f.val for f in folds}) > 1  # validation subjects drawn per fold
+    assert make_folds(subjects, d) == folds  # seeded
+    part = make_folds(subjects, _cfg("data.protocol=loso", "data.loso_folds=3").data)
+    assert [f.test for f in part] == [f.test for f in folds[:3]]
+    (one,) = make_folds(subjects, _cfg("data.test_subjects=3").data)
+    assert len(one.test) == 3 and len(one.val) == 1 and not set(one.val) & set(one.test)
+    with pytest.raises(ConfigError, match="no training subject"):
+        make_folds([0, 1], _cfg("data.protocol=loso").data)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch(tmp_path, monkeypatch):
+    """A validation loss that rises every epoch: epoch 1 is kept, training ends at 1 + patience."""
+    import patrec.graph_learning.agcfn as agcfn
+
+    calls = {"n": 0}
+    real = agcfn._training_loss
+
+    def rising(model, x, y):
+        loss, scores = real(model, x, y)
+        if not torch.is_grad_enabled():  # the validation pass
+            calls["n"] += 1
+            loss = loss + 100.0 * calls["n"]
+        return loss, scores
+
+    monkeypatch.setattr(agcfn, "_training_loss", rising)
+    cfg = _cfg("train.epochs=6", "optim.patience=2")
+    data = load_data(cfg)
+    val = [int(data.subject_train[0])]
+    tv = train_variant(cfg, "joint", 0, data, tmp_path, val_subjects=val)
+    assert len(tv.history) == 3 and tv.best_epoch == 1  # stopped after epochs 2 and 3
+    assert [h["val_loss"] > 100 for h in tv.history] == [True] * 3
+    from safetensors.torch import load_file
+
+    best = load_file(str(tmp_path / "best.safetensors"))
+    assert int(best["_epoch"]) == 1
+    state = tv.model.state_dict()
+    w = "blocks.0.gcn.conv.weight"
+    assert torch.equal(state[w], best[w])  # the epoch-1 weights are the ones returned
+    last = load_file(str(next((tmp_path / "checkpoints").glob("step-*")) / "model.safetensors"))
+    assert not torch.equal(last[f"model.{w}"], best[w])  # not the last epoch's
+    # a resumed run reads both back: no training, the same best epoch and predictions
+    again = train_variant(cfg, "joint", 0, data, tmp_path, val_subjects=val)
+    assert again.best_epoch == 1 and torch.equal(again.scores, tv.scores)
+
+
+def test_recipe_writes_metrics_plots_and_the_model(tmp_path):
+    from patrec.core.hub import verify_saved_model
+
+    cfg = _cfg("seeds=0", "variants=two_stream,agcfn")
     metrics = recipe(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["ours"] == "agcfn" and set(saved["compare"]) == {"stgcn", "bone", "agcfn_c1"}
+    assert saved["ours"] == "agcfn" and set(saved["compare"]) == {"two_stream"}
     for name in (
         "accuracy.png",
         "macro_f1.png",
         "gait_samples.png",
         "fusion_adjacency.png",
+        "confusion.png",
         "test_accuracy_curves.png",
     ):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name
-    for v, row in metrics["variants"].items():
-        assert row["accuracy"]["n"] == 2, v
-        for key in ("accuracy", "macro_f1"):
-            assert 0.0 <= row[key]["mean"] <= 1.0 and math.isfinite(row[key]["std"])
+    for v, row in metrics["variants"].items():  # the four metrics of Table 1
+        for key in ("accuracy", "macro_precision", "macro_recall", "macro_f1"):
+            assert 0.0 <= row[key]["mean"] <= 1.0 and row[key]["n"] == 1, (v, key)
+        assert 1 <= row["best_epoch"]["mean"] <= 1
     conf = np.asarray(saved["confusion_seed0"]["agcfn"])
-    assert conf.shape == (7, 7) and conf.sum() == saved["test_cycles"] == 2 * 7 * 2
+    assert conf.shape == (7, 7) and conf.sum() == saved["test_cycles_first_fold"] == 2 * 7 * 2
+    assert np.trace(conf) / conf.sum() == pytest.approx(
+        metrics["variants"]["agcfn"]["accuracy"]["mean"]
+    )
+    rows = metrics["variants"]
+    streams = [build_model(cfg, v, 7) for v in ("joint", "bone")]  # two independent streams
+    assert rows["two_stream"]["params"] == sum(p.numel() for n in streams for p in n.parameters())
     result = json.loads((tmp_path / "runs/agcfn/seed0/result.json").read_text())
     assert np.asarray(result["adjacency"]).shape == (3, 13, 13)
-    # the cross blocks started at 0 and were learned
-    assert np.abs(np.asarray(result["adjacency"])[:, :7, 7:]).max() > 0
-    # a finished run is read back, not retrained
-    stamp = (tmp_path / "runs/agcfn/seed0/result.json").stat().st_mtime_ns
-    again = recipe(cfg, tmp_path)
-    assert (tmp_path / "runs/agcfn/seed0/result.json").stat().st_mtime_ns == stamp
-    assert again["variants"] == metrics["variants"]
+    assert np.abs(np.asarray(result["adjacency"])[:, :7, 7:]).max() > 0  # C learned from 0
+    # <out>/model is AGCFN of the first seed and reproduces its saved outputs
+    loaded = get_method("graph-learning/agcfn").load_model(tmp_path / "model")
+    assert isinstance(loaded, AGCFN) and loaded.streams == "fusion"
+    assert verify_saved_model(tmp_path / "model") < 1e-5
+
+
+def test_recipe_with_leave_one_subject_out(tmp_path):
+    cfg = _cfg(
+        "seeds=0", "variants=joint", "data.protocol=loso", "data.loso_folds=2",
+        "train.batch_size=8", "data.n_subjects=4", "data.cycles_per_class=1",
+    )  # fmt: skip
+    metrics = recipe(cfg, tmp_path)
+    assert metrics["folds"] == 2 and metrics["protocol"] == "loso"
+    run = tmp_path / "runs/joint/seed0"
+    assert (run / "fold00" / "best.safetensors").is_file() and (run / "fold01").is_dir()
+    conf = np.asarray(metrics["confusion_seed0"]["joint"])
+    assert conf.sum() == 2 * 7  # pooled over both held-out subjects, one cycle per class
+    acc = metrics["variants"]["joint"]["accuracy"]["mean"]
+    assert np.trace(conf) / conf.sum() == pytest.approx(acc)
 
 
 def test_npz_data_is_split_by_subject(tmp_path):
@@ -215,12 +301,19 @@ def test_npz_data_is_split_by_subject(tmp_path):
 
 
 def test_bad_config_values(tmp_path):
+    m = get_method("graph-learning/agcfn")
     with pytest.raises(ConfigError, match="variants"):
-        recipe(_cfg("variants=stgcn,gcn"), tmp_path)
+        m.run(_cfg("variants=stgcn,gcn"), tmp_path)
     with pytest.raises(ConfigError, match="model.skeleton"):
-        recipe(_cfg("model.skeleton=body25"), tmp_path)
+        m.make_config("smoke", TINY + ["model.skeleton=body25"])
     with pytest.raises(ConfigError, match="model.widths"):
-        recipe(_cfg("model.strides=1,2"), tmp_path)
+        m.make_config("smoke", TINY + ["model.strides=1,2"])
+    with pytest.raises(ConfigError, match="temporal_kernel must be odd"):
+        m.make_config("smoke", TINY + ["stgcn.temporal_kernel=4"])
+    with pytest.raises(ConfigError, match="leave none of the data.n_subjects"):
+        m.make_config("smoke", TINY + ["data.test_subjects=5"])
+    with pytest.raises(ConfigError, match="data.protocol"):
+        m.make_config("smoke", TINY + ["data.protocol=kfold"])
     with pytest.raises(DataError, match="no path given"):
         recipe(_cfg("data.name=npz"), tmp_path)
     with pytest.raises(InputError, match="GaitData"):

@@ -99,15 +99,15 @@ def test_batch_edge_index_layout():
     ("call", "match"),
     [
         (lambda: topalpha_neighbors(torch.rand(4, 3), 4), "alpha .4. must be smaller"),
-        (lambda: topalpha_neighbors(torch.rand(4, 3), 0), "alpha must be an integer >= 1"),
+        (lambda: topalpha_neighbors(torch.rand(4, 3), 0), "alpha must be >= 1"),
         (lambda: topalpha_neighbors(torch.tensor([[1.0, math.nan], [1.0, 1.0]]), 1), "finite"),
-        (lambda: topalpha_neighbors(torch.rand(5), 1), r"\(\.\.\., N, F\)"),
+        (lambda: topalpha_neighbors(torch.rand(5), 1), r"v must have at least 2 dimensions"),
         (lambda: sliding_windows(torch.rand(5, 3), 6), "longer than the series"),
         (lambda: sliding_windows(torch.rand(5, 3, 1), 2), r"\(T, N\)"),
         (lambda: sliding_windows(torch.rand(5, 3), 2, 0), "stride"),
         (lambda: node_attributes(torch.rand(10, 3), 3), "multiple of n_slices"),
         (lambda: window_labels(torch.zeros(3), 4), "longer than the series"),
-        (lambda: batch_edge_index(torch.rand(2, 3, 1)), "integer"),
+        (lambda: batch_edge_index(torch.rand(2, 3, 1)), "neighbors must have a int dtype"),
     ],
 )
 def test_graph_construction_rejects_bad_input(call, match):
@@ -254,13 +254,13 @@ def test_log_bilinear_score_by_hand():
 def test_net_rejects_bad_shapes():
     net = _net()
     x, nbr = _run()
-    with pytest.raises(InputError, match="T \\+ K"):
+    with pytest.raises(InputError, match=r"x must have shape \(B, 5, N, F\)"):
         net(x[:, :4], nbr[:, :4])
     with pytest.raises(InputError, match="neighbors"):
         net.encode(x, nbr[:, :3])
     with pytest.raises(InputError, match="z_context"):
         net.predict(torch.rand(2, 4, 30))
-    with pytest.raises(InputError, match=r"\(\.\.\., 5, 4\)"):
+    with pytest.raises(InputError, match=r"x must have shape \(\*, 5, 4\)"):
         net.encode(torch.rand(2, 5, 6, 4), nbr[:2])
 
 
@@ -321,7 +321,7 @@ def test_condgad_loss_is_the_sum_of_eqs_3_to_6():
 
 def test_losses_reject_bad_input():
     a = torch.rand(3, 2, 4)
-    with pytest.raises(InputError, match="one .B, K, d. shape"):
+    with pytest.raises(InputError, match="pred must have d = 4"):
         temporal_ce(a, torch.rand(3, 2, 5))
     with pytest.raises(InputError, match="finite"):
         temporal_ce(a, a.clone().fill_(math.nan))
@@ -368,9 +368,9 @@ def test_prediction_error_threshold_and_detect():
     assert detect(torch.tensor([1.0, 7.0, math.nan]), 6.5).tolist() == [False, True, False]
     with pytest.raises(InputError, match="no finite value"):
         fit_threshold(torch.tensor([math.nan]))
-    with pytest.raises(InputError, match=r"\(M,\)"):
+    with pytest.raises(InputError, match=r"scores must have 1 dimensions \(M\)"):
         fit_threshold(torch.ones(2, 2))
-    with pytest.raises(InputError, match="one shape"):
+    with pytest.raises(InputError, match=r"z_future must have shape \(2, 2\)"):
         prediction_errors(p, z[:1])
 
 
