@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from patrec.core.errors import ConfigError, InputError
+from patrec.core.errors import InputError
 from patrec.core.tsak import (
     SemanticClassifier,
     TSAKTeacher,
@@ -23,6 +23,7 @@ from patrec.core.tsak import (
     feature_kd_loss,
     kd_kl_divergence,
     logit_kd_loss,
+    merged_kd_loss,
     sc_kd_loss,
 )
 
@@ -170,6 +171,32 @@ def test_feature_kd_zero_when_features_match_and_ce_at_alpha_one():
     assert hs.grad is not None and ht.grad is None
 
 
+def test_merged_loss_is_ce_plus_one_cosine_term_per_vector():
+    """Sec. 5: alpha CE + 0.01 CS(Attn) + 0.01 CS(Causal) + 0.01 CS(Combi) at alpha 0.99."""
+    zs = _t(ZS)
+    g = torch.Generator().manual_seed(1)
+    hs = [torch.randn(2, d, dtype=torch.float64, generator=g) for d in (10, 20, 30)]
+    ht = [torch.randn(2, d, dtype=torch.float64, generator=g) for d in (10, 20, 30)]
+
+    def cos_ref(a: torch.Tensor, b: torch.Tensor) -> float:  # plain Python, row by row
+        tot = 0.0
+        for u, v in zip(a.tolist(), b.tolist(), strict=True):
+            dot = sum(p * q for p, q in zip(u, v, strict=True))
+            nu, nv = math.sqrt(sum(p * p for p in u)), math.sqrt(sum(q * q for q in v))
+            tot += 1 - dot / (nu * nv)
+        return tot / len(a)
+
+    want = 0.99 * ref_ce(ZS, Y) + sum(0.01 * cos_ref(a, b) for a, b in zip(hs, ht, strict=True))
+    assert merged_kd_loss(zs, hs, ht, _y()).item() == pytest.approx(want, rel=1e-10)
+    # one pair: the Merged-Loss is Eq. (2)
+    one = merged_kd_loss(zs, hs[:1], ht[:1], _y(), alpha=0.3).item()
+    assert one == pytest.approx(feature_kd_loss(zs, hs[0], ht[0], _y(), alpha=0.3).item())
+    # each vector counts: matching one pair lowers the loss by exactly its cosine term
+    matched = merged_kd_loss(zs, [ht[0], hs[1], hs[2]], ht, _y(), alpha=0.0).item()
+    full = merged_kd_loss(zs, hs, ht, _y(), alpha=0.0).item()
+    assert full - matched == pytest.approx(cos_ref(hs[0], ht[0]), rel=1e-10)
+
+
 # ---------------------------------------------------------------------------------------
 # bad input
 # ---------------------------------------------------------------------------------------
@@ -177,34 +204,38 @@ def test_feature_kd_zero_when_features_match_and_ce_at_alpha_one():
 
 def test_bad_inputs_raise_input_error():
     zs, zt, y = _t(ZS), _t(ZT), _y()
-    with pytest.raises(InputError, match="must match"):
+    with pytest.raises(InputError, match="teacher_logits must have C = 3"):
         logit_kd_loss(zs, torch.zeros(2, 4, dtype=torch.float64), y)  # classes differ
-    with pytest.raises(InputError, match="must match"):
+    with pytest.raises(InputError, match="teacher_logits must have B = 2"):
         sc_kd_loss(zs, torch.zeros(3, 3, dtype=torch.float64), y)  # batch differs
-    with pytest.raises(InputError, match=r"labels must lie in \[0, 2\]"):
+    with pytest.raises(InputError, match=r"target must hold values in \[0, 2\]"):
         logit_kd_loss(zs, zt, torch.tensor([0, 3]))
-    with pytest.raises(InputError, match="integer"):
+    with pytest.raises(InputError, match="target must have a int dtype"):
         logit_kd_loss(zs, zt, torch.tensor([0.0, 1.0]))
-    with pytest.raises(InputError, match="2 labels"):
+    with pytest.raises(InputError, match="target must have B = 2"):
         logit_kd_loss(zs, zt, torch.tensor([0, 1, 1]))
+    with pytest.raises(InputError, match="classes C"):
+        logit_kd_loss(zs[:, :1], zt[:, :1], torch.tensor([0, 0]))  # one class
     with pytest.raises(InputError, match="logits"):
         logit_kd_loss(zs[0], zt[0], y)
     with pytest.raises(InputError, match="finite"):
         logit_kd_loss(zs, zt * float("nan"), y)
     for alpha in (-0.1, 1.01, float("nan"), True, "0.5"):
-        with pytest.raises(InputError, match=r"alpha must be a float in \[0, 1\]"):
+        with pytest.raises(InputError, match=r"alpha must be (>= 0|<= 1|a number|finite)"):
             logit_kd_loss(zs, zt, y, alpha=alpha)  # type: ignore[arg-type]
         with pytest.raises(InputError, match="alpha"):
             feature_kd_loss(zs, zs, zs, y, alpha=alpha)  # type: ignore[arg-type]
     for tau in (0.0, -1.0, float("inf"), float("nan")):
-        with pytest.raises(InputError, match="tau must be a positive"):
+        with pytest.raises(InputError, match="tau must be (> 0|finite)"):
             sc_kd_loss(zs, zt, y, tau=tau)
         with pytest.raises(InputError, match="tau"):
             kd_kl_divergence(zs, zt, tau)
-    with pytest.raises(InputError, match="must match student_features"):
+    with pytest.raises(InputError, match="teacher_features must have D = 10"):
         cosine_kd_loss(torch.zeros(2, 10), torch.zeros(2, 5))
-    with pytest.raises(InputError, match="rows"):
+    with pytest.raises(InputError, match=r"student_features\[0\] must have B = 2"):
         feature_kd_loss(zs, torch.ones(3, 4), torch.ones(3, 4), y)
+    with pytest.raises(InputError, match="one student vector per teacher vector"):
+        merged_kd_loss(zs, [torch.ones(2, 4)], [torch.ones(2, 4)] * 2, y)
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,34 +252,65 @@ def test_student_has_the_papers_2_69k_parameters_and_features():
     s.with_features = True
     logits, h = s(x)
     assert logits.shape == (5, 4) and h.shape == (5, 10)
-    with pytest.raises(InputError, match="3 channels"):
+    with pytest.raises(InputError, match=r"x must have shape \(B, 3, L\)"):
         s(torch.randn(5, 20, 100))
-    with pytest.raises(ConfigError, match="dropout"):
+    with pytest.raises(InputError, match="fewer than the 8"):
+        s(torch.randn(5, 3, 4))
+    with pytest.raises(InputError, match="dropout"):
         WearableStudent(dropout=1.5)
 
 
-def test_teacher_shapes_and_printed_linear_sizes():
+def test_teacher_follows_table_2():
     t = TSAKTeacher(20, 4, 100)
-    assert t.attn_proj.in_features == 120  # Table 2: Linear(120, 10)
-    assert t.lstm.hidden_size == 10 and t.lstm.input_size == 20
-    out = t.encode(torch.randn(3, 20, 100))
-    assert out.logits.shape == (3, 4)
-    for r in (out.attn, out.causal, out.combi):
-        assert r.shape == (3, 10)
+    # Table 2's classifier row: Linear(120, 10); Linear(30, 10); Linear(10, 4)
+    assert (t.attn_proj.in_features, t.attn_proj.out_features) == (120, 10)
+    assert (t.classifier.in_features, t.classifier.out_features) == (30, 10)
+    assert (t.out.in_features, t.out.out_features) == (10, 4)
+    # LSTM (10, 10): 10 channels of one glove in, 10 hidden, run over both gloves
+    assert t.lstm is not None and (t.lstm.input_size, t.lstm.hidden_size) == (10, 10)
+    # by layer: convs 6100 + 6020 + 610, attention 330 + 242, Linear(120,10) 1210,
+    # LSTM 4*10*(10+10) + 80 = 880, Linear(30,10) 310, Linear(10,4) 44
+    assert count_params(t) == 12730 + 572 + 1210 + 880 + 310 + 44 == 15746
     t.eval()
     x = torch.randn(3, 20, 100)
-    assert torch.equal(t(x), t.encode(x).logits)
-    with pytest.raises(InputError, match="100 samples"):
+    out = t.encode(x)
+    assert out.logits.shape == (3, 4) and t.rep_dims == (10, 20, 30)
+    assert (out.attn.shape, out.causal.shape) == ((3, 10), (3, 20))
+    # Combi-Rep is the concatenation of Attn-Rep and Causal-Rep (Sec. 4)
+    assert torch.equal(out.combi, torch.cat([out.attn, out.causal], dim=1))
+    assert torch.equal(t(x), out.logits)
+    # Causal-Rep: the final LSTM state of each glove, right hand first
+    with torch.no_grad():
+        _, (h_right, _) = t.lstm(x[:, :10].transpose(1, 2))
+        _, (h_left, _) = t.lstm(x[:, 10:].transpose(1, 2))
+    assert torch.allclose(out.causal, torch.cat([h_right[-1], h_left[-1]], dim=1), atol=1e-6)
+    # the left glove's channels reach only the second half of Causal-Rep
+    x2 = x.clone()
+    x2[:, 10:] += 1.0
+    o2 = t.encode(x2)
+    assert torch.equal(o2.causal[:, :10], out.causal[:, :10])
+    assert not torch.allclose(o2.causal[:, 10:], out.causal[:, 10:])
+    with pytest.raises(InputError, match=r"x must have shape \(B, 20, 100\)"):
         t(torch.randn(3, 20, 64))
-    with pytest.raises(ConfigError, match="too short"):
+    with pytest.raises(InputError, match="too short"):
         TSAKTeacher(20, 4, 6)
+    with pytest.raises(InputError, match="lstm_groups"):
+        TSAKTeacher(20, 4, 100, lstm_groups=3)
+
+
+def test_attention_only_teacher_is_table_4s_attn():
+    t = TSAKTeacher(20, 4, 100, branches="attn").eval()
+    assert t.lstm is None and t.rep_dims == (10, 0, 10)
+    out = t.encode(torch.randn(2, 20, 100))
+    assert out.causal.shape == (2, 0) and torch.equal(out.combi, out.attn)
+    assert count_params(t) == 15746 - 880 - 310 + (10 * 10 + 10)
 
 
 def test_semantic_classifier_takes_exactly_the_three_hidden_vectors():
-    sc = SemanticClassifier(4, (10, 10, 10), hidden=10)
-    assert sc.hidden.in_features == 30
+    sc = SemanticClassifier(4, (10, 20, 30), hidden=10)
+    assert sc.hidden.in_features == 60
     g = torch.Generator().manual_seed(0)
-    a, c, m = (torch.randn(4, 10, generator=g) for _ in range(3))
+    a, c, m = (torch.randn(4, d, generator=g) for d in (10, 20, 30))
     base = sc(a, c, m)
     assert base.shape == (4, 4)
     # each of the three vectors reaches the output
@@ -260,11 +322,11 @@ def test_semantic_classifier_takes_exactly_the_three_hidden_vectors():
     assert torch.equal(logits, base) and hidden.shape == (4, 10)
     with pytest.raises(TypeError):
         sc(a, c)  # type: ignore[call-arg]
-    with pytest.raises(InputError, match=r"combi must be a \(B, 10\)"):
+    with pytest.raises(InputError, match=r"combi must have shape \(B, 30\)"):
         sc(a, c, torch.randn(4, 11))
-    with pytest.raises(InputError, match="causal"):
-        sc(a, torch.randn(3, 10), m)  # batch differs
-    with pytest.raises(ConfigError, match="three hidden vectors"):
+    with pytest.raises(InputError, match="causal must have B = 4"):
+        sc(a, torch.randn(3, 20), m)  # batch differs
+    with pytest.raises(InputError, match="three hidden vectors"):
         SemanticClassifier(4, (10, 10))
 
 
