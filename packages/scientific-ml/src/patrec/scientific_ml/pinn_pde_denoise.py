@@ -1,8 +1,8 @@
 """PINN-PDE image denoising: "Physics-Informed Neural Network for Denoising Images Using
-Nonlinear PDE" (Osorio Quero & Crespo, Electronics 2025).
+Nonlinear PDE" (Osorio Quero & Crespo, Electronics 2025; inventory 003/04).
 
-An encoder-decoder ``f_theta`` maps a noisy image ``Y`` to ``u_hat = f_theta(Y)`` and is fitted to
-that one image (Algorithm 1) under the total loss of eq. 10::
+A network ``f_theta`` maps a noisy image ``Y`` to ``u_hat = f_theta(Y)`` and is fitted to that
+one image (Algorithm 1, TRAINPINN) under the total loss of eq. 10 / 16::
 
     L_total = lambda_PDE L_PDE + lambda1 L_perc + lambda2 L_data + lambda3 L_IC + lambda4 L_BC
 
@@ -20,15 +20,31 @@ with Algorithm 1's weights ``1, 0.1, 1, 0.03, 0.02`` (line 24), where
   zg         ``lam1 div(g1(|grad u|) grad u) - lam2 Laplace^2 u`` eq. 2
   ========== ================================================= ==========
 
-  The residual is either Algorithm 1's literal ``r = kappa F(u_hat) - f_theta(u_hat)``
-  (``residual="alg1"``, line 16) or, by default, eq. 4's ``R = du/dt - F(u)`` with the time
-  derivative taken as one implicit Euler step from the observed image ``X0``:
-  ``r = kappa F(u_hat) - (u_hat - X0)`` (``residual="euler"``): the output is asked to be one
-  diffusion step of the prior away from the noisy input.
+  The residual is, by default, Algorithm 1's ``r = kappa F(u_hat) - f_theta(u_hat)``
+  (``residual="alg1"``, line 16: the network applied to its own output), or eq. 4's
+  ``R = du/dt - F(u)`` with the time derivative taken as one implicit Euler step from the
+  observed image ``X0``: ``r = kappa F(u_hat) - (u_hat - X0)`` (``residual="euler"``, our
+  reading of eq. 4, kept as an ablation: a variant name may end in ``-euler``).
 - ``L_perc`` (eq. 12) is the L1 distance of Algorithm 1 (line 23), ``L_data`` the MSE of eq. 13,
   ``L_IC = mean(w_IC (u_hat - X0)^2)`` (eq. 14, ``X0`` = the observed input, as Sec. 4 says
   when no ``t = 0`` ground truth exists) and ``L_BC`` the Dirichlet term of eq. 15 on the
   one-pixel border with ``g = 0`` (Alg. 1, line 21).
+- Training (Sec. 5): Adam, one step per epoch (Alg. 1, lines 30-34), at most ``E = 500``
+  epochs, stopped early once the total loss is below ``1e-4``.
+
+Backbones (Sec. 5; :class:`PinnDenoiser` wraps each, output ``sigmoid(d0)`` as in Case 3):
+
+- ``unet`` (Case 1) and ``resunet`` (Case 2: residual blocks, transposed-conv upsampling), from
+  :class:`patrec.core.segmentation.UNet`, widths 32-64-128-256;
+- ``u2net`` (Case 3): U^2-Net (Qin et al. 2020), six stages of nested residual U-blocks
+  (:class:`RSU`: RSU-7, -6, -5, -4, -4F, -4F), a mirrored decoder of RSU blocks on
+  concatenated skips, side outputs ``d1..d6`` (3x3 convs, upsampled) fused by a 1x1 conv into
+  ``d0``; widths of U^2-Net (64..512, mid 32..256);
+- ``resu2net`` (Case 4): "a lightweight variant of U2Net" with "element-wise summation between
+  encoder and decoder outputs": the same six RSU stages at U^2-Net-lite widths (64 everywhere,
+  mid 16), each decoder stage's output summed with its encoder stage's output.
+  Both U^2 backbones get deep supervision (Case 4, item 4): the data term of eq. 13 on every
+  side output ``sigmoid(d_k)``, weight 1 each (U^2-Net's equal side weights).
 
 Two protocols:
 
@@ -37,11 +53,21 @@ Two protocols:
 - ``blind``: the reference is the noisy image ``Y`` itself (the PDE prior is the only denoiser,
   like a deep image prior); the clean image is used only to score.
 
+Metrics: PSNR and SSIM (Table 4), ENL and CNR (Table 5; formulas and the choice of regions at
+:func:`speckle_regions`). Baselines run in the same recipe on the same noisy draws: Gaussian,
+TV (Chambolle) and NLM filters (scikit-image), BM3D (the ``bm3d`` package of Tampere
+University, free for non-commercial use only; Table 6) and
+DnCNN-S (Table 6; 17 layers with residual learning, trained in the run on other embedded
+images at the same noise level). WNNM, EPLL, TNRD, MemNet and the deep baselines of Table 7
+are not run (no maintained offline implementation, or training sets not embedded).
+
+At smoke scale (32x32, 80 steps) the headline does not reproduce: with Algorithm 1's residual
+(the network asked to map its own output to ``kappa F(u)``) the ResU2Net-ZG fit stays below
+BM3D and DnCNN-S, while the Euler residual lifts the same fit above them; see ``METHOD.measured``.
+
 Noise models (Sec. 3 and 7): AWGN ``sigma in {15, 25, 50}`` (8-bit units), Poisson-Gaussian
 ``lambda in {1, 4, 8}`` and speckle with ``L in {1, 4, 8}`` looks: Gamma intensity speckle
 (eq. 7, mean 1, variance ``1/L``) or Nakagami amplitude speckle (eq. 9; Rayleigh for ``L = 1``).
-Backbones: U-Net (Sec. 5, Case 1) and ResUNet (Case 2) from :class:`patrec.core.segmentation.UNet`
-with a sigmoid output (Case 3's ``X_R = sigma(d0)``); U2Net and ResU2Net are not implemented.
 """
 
 from __future__ import annotations
@@ -59,29 +85,40 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from patrec.core.config import param
+from patrec.core.checks import check_choice, check_int, check_scalar, check_tensor, describe
+from patrec.core.config import param, validate_config
 from patrec.core.errors import ConfigError, InputError
+from patrec.core.hub import PretrainedModel
 from patrec.core.registry import Method
 from patrec.core.train import TrainConfig
 
 __all__ = [
     "BACKBONES",
+    "BASELINES",
     "CLASSICAL",
     "METHOD",
     "NOISES",
     "PRIORS",
     "PROTOCOLS",
+    "RSU",
+    "DnCNN",
+    "DnCNNConfig",
     "FitResult",
     "LossConfig",
+    "ModelConfig",
     "PinnDenoiseConfig",
+    "PinnDenoiser",
     "PriorConfig",
+    "SpeckleRegions",
+    "U2Net",
     "add_noise",
     "biharmonic",
-    "build_backbone",
     "classical_denoise",
+    "cnr",
     "curvature",
     "diffusion_flux_div",
     "edge_stop",
+    "enl",
     "estimate_noise_sigma",
     "fit_pinn",
     "laplacian",
@@ -93,43 +130,19 @@ __all__ = [
     "recipe",
     "score",
     "smoke_config",
+    "speckle_metrics",
+    "speckle_regions",
     "total_loss",
+    "train_dncnn",
 ]
 
 PRIORS = ("heat", "diffusion", "mpmc", "zg")
-BACKBONES = ("unet", "resunet")
+BACKBONES = ("unet", "resunet", "u2net", "resu2net")
 PROTOCOLS = ("paper", "blind")
 NOISES = ("awgn", "poisson_gaussian", "speckle")
-CLASSICAL = ("gaussian", "tv", "nlm")
-RESIDUALS = ("euler", "alg1")
-
-
-# ---------------------------------------------------------------------------------------
-# input checks
-# ---------------------------------------------------------------------------------------
-
-
-def _shape(x: object) -> str:
-    if isinstance(x, (Tensor, np.ndarray)):
-        return f"{type(x).__name__} of shape {tuple(x.shape)} ({x.dtype})"
-    return type(x).__name__
-
-
-def _check_field(u: object, name: str = "u", *, min_size: int = 3, finite: bool = True) -> Tensor:
-    """``u`` must be a floating tensor ``(N, C, H, W)`` with ``H, W >= min_size``."""
-    if not isinstance(u, Tensor) or u.dim() != 4 or not u.is_floating_point():
-        raise InputError(f"{name}: expected a floating tensor (N, C, H, W), got {_shape(u)}")
-    if min(u.shape[-2:]) < min_size:
-        raise InputError(f"{name}: H and W must be >= {min_size}, got {tuple(u.shape[-2:])}")
-    if finite and not bool(torch.isfinite(u).all()):
-        raise InputError(f"{name}: contains NaN or inf")
-    return u
-
-
-def _check_choice(value: str, choices: Sequence[str], what: str) -> str:
-    if value not in choices:
-        raise InputError(f"{what}: expected one of {', '.join(choices)}, got {value!r}")
-    return value
+CLASSICAL = ("gaussian", "tv", "nlm", "bm3d")
+BASELINES = (*CLASSICAL, "dncnn-s")
+RESIDUALS = ("alg1", "euler")
 
 
 # ---------------------------------------------------------------------------------------
@@ -137,6 +150,11 @@ def _check_choice(value: str, choices: Sequence[str], what: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def _field(u: Any, name: str = "u", *, finite: bool = False) -> Tensor:
+    out: Tensor = check_tensor(u, "N C H W", name=name, dtype="float", finite=finite)
+    return out
 
 
 def _pad(u: Tensor, k: int = 1) -> Tensor:
@@ -149,7 +167,7 @@ def laplacian(u: Tensor) -> Tensor:
 
     Shapes: ``(N, C, H, W) -> (N, C, H, W)``. Exact on cubic polynomials away from the border.
     """
-    _check_field(u, finite=False)
+    _field(u)
     c = u.shape[1]
     k = _LAPLACE.to(u).expand(c, 1, 3, 3)
     return F.conv2d(_pad(u), k, groups=c)
@@ -176,7 +194,7 @@ def _central(u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
 
 def gradient_norm(u: Tensor) -> Tensor:
     """``|grad u|`` by central differences: ``(N, C, H, W) -> (N, C, H, W)``."""
-    _check_field(u, finite=False)
+    _field(u)
     ux, uy, *_ = _central(u)
     return torch.sqrt(ux * ux + uy * uy + 1e-12)
 
@@ -188,7 +206,8 @@ def curvature(u: Tensor, eps: float = 1e-2) -> Tensor:
 
     Shapes: ``(N, C, H, W) -> (N, C, H, W)``. Zero on constants and linear ramps.
     """
-    _check_field(u, finite=False)
+    _field(u)
+    check_scalar(eps, "eps", gt=0)
     ux, uy, uxx, uyy, uxy = _central(u)
     num = uxx * uy * uy - 2 * ux * uy * uxy + uyy * ux * ux
     return num / (ux * ux + uy * uy + eps * eps) ** 1.5
@@ -197,8 +216,7 @@ def curvature(u: Tensor, eps: float = 1e-2) -> Tensor:
 def edge_stop(s: Tensor, contrast: float) -> Tensor:
     """Perona-Malik edge-stopping function ``g(s) = 1 / (1 + (s / K)^2)`` (``g``, ``g1`` of
     eqs. 1-2); ``g(0) = 1``, decreasing in ``|s|``."""
-    if not contrast > 0:
-        raise InputError(f"edge_stop: the contrast K must be > 0, got {contrast}")
+    check_scalar(contrast, "edge_stop: the contrast K", gt=0)
     return 1.0 / (1.0 + (s / contrast) ** 2)
 
 
@@ -212,14 +230,11 @@ def diffusion_flux_div(u: Tensor, conductivity: Tensor | float) -> Tensor:
         u: ``(N, C, H, W)``.
         conductivity: a number, or a tensor broadcastable to ``u`` (``(N, 1|C, H, W)``).
     """
-    _check_field(u, finite=False)
+    _field(u)
     cond = torch.as_tensor(conductivity, dtype=u.dtype, device=u.device)
-    if cond.dim() == 0:
-        cond = cond.expand_as(u)
-    else:
-        if cond.dim() != 4:
-            raise InputError(f"conductivity: expected a number or (N, C, H, W), got {_shape(cond)}")
-        cond = cond.expand_as(u)
+    if cond.dim() != 0:
+        check_tensor(cond, "_ _ _ _", name="conductivity")
+    cond = cond.expand_as(u)
     p, cp = _pad(u), _pad(cond)
     cc = cp[..., 1:-1, 1:-1]
     out = torch.zeros_like(u)
@@ -242,31 +257,38 @@ def diffusion_flux_div(u: Tensor, conductivity: Tensor | float) -> Tensor:
 class PriorConfig:
     """A PDE prior of Sec. 3 and its constants."""
 
-    name: str = param("zg", "heat (eq. 3), diffusion (eq. 5), mpmc (eq. 1) or zg (eq. 2)")
+    name: str = param(
+        "zg", "heat (eq. 3), diffusion (eq. 5), mpmc (eq. 1) or zg (eq. 2)", choices=PRIORS
+    )
     kappa: float = param(
         0.25,
         "kappa of Alg. 1's residual (diffusivity x time step)",
         source="Alg. 1 line 16 names kappa; value not stated; our choice: 0.25",
+        gt=0,
     )
     contrast: float = param(
         0.1,
         "K of g(s) = 1/(1+(s/K)^2) on |grad u| (diffusion D, ZG g1)",
         source="not stated; our choice: Perona-Malik g with K = 0.1 for [0, 1] images",
+        gt=0,
     )
     curvature_scale: float = param(
-        1.0, "K of MPMC's g(|k|)", source="not stated; our choice: 1 (curvature in 1/pixel)"
+        1.0, "K of MPMC's g(|k|)", source="not stated; our choice: 1 (curvature in 1/pixel)", gt=0
     )
     curvature_eps: float = param(
-        1e-2, "eps regularising |grad u| in the curvature", source="not stated; our choice"
+        1e-2, "eps regularising |grad u| in the curvature", source="not stated; our choice", gt=0
     )
     smoothing: float = param(
         1.0,
-        "Gaussian sigma (pixels) of the image D is computed from (diffusion)",
+        "Gaussian sigma (pixels) of the image D is computed from (diffusion; 0: none)",
         source="eq. 5 leaves D open; our choice: Catte et al. D = g(|grad G_sigma * u|)",
+        ge=0,
     )
-    lambda1: float = param(1.0, "ZG second-order weight (eq. 2)", source="not stated; ours: 1")
+    lambda1: float = param(
+        1.0, "ZG second-order weight (eq. 2)", source="not stated; ours: 1", ge=0
+    )
     lambda2: float = param(
-        0.05, "ZG biharmonic weight (eq. 2)", source="not stated; our choice: 0.05"
+        0.05, "ZG biharmonic weight (eq. 2)", source="not stated; our choice: 0.05", ge=0
     )
 
 
@@ -274,8 +296,8 @@ def _as_prior(prior: PriorConfig | str) -> PriorConfig:
     if isinstance(prior, str):
         prior = PriorConfig(name=prior)
     if not isinstance(prior, PriorConfig):
-        raise InputError(f"prior: expected a name or PriorConfig, got {_shape(prior)}")
-    _check_choice(prior.name, PRIORS, "prior")
+        raise InputError(f"prior must be a name or a PriorConfig, got {describe(prior)}")
+    check_choice(prior.name, "prior", PRIORS)
     return prior
 
 
@@ -285,7 +307,7 @@ def pde_rhs(u: Tensor, prior: PriorConfig | str = "heat") -> Tensor:
     Shapes: ``(N, C, H, W) -> (N, C, H, W)``; differentiable in ``u``.
     """
     p = _as_prior(prior)
-    _check_field(u, finite=False)
+    _field(u)
     if p.name == "heat":  # eq. 3
         return laplacian(u)
     if p.name == "diffusion":  # eq. 5, D from the Gaussian-smoothed image
@@ -309,9 +331,9 @@ def pde_residual(u: Tensor, u_t: Tensor, prior: PriorConfig | str = "heat") -> T
 
     Shapes: ``u``, ``u_t`` ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
-    _check_field(u_t, "u_t", finite=False)
-    if u_t.shape != u.shape:
-        raise InputError(f"u_t: expected shape {tuple(u.shape)}, got {tuple(u_t.shape)}")
+    dims: dict[str, int] = {}
+    check_tensor(u, "N C H W", name="u", dims=dims, dtype="float")
+    check_tensor(u_t, "N C H W", name="u_t", dims=dims, dtype="float")
     return u_t - pde_rhs(u, prior)
 
 
@@ -320,27 +342,28 @@ def pinn_residual(
     x0: Tensor,
     prior: PriorConfig | str = "heat",
     *,
-    mode: str = "euler",
+    mode: str = "alg1",
     model: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """The residual whose mean square is ``L_PDE`` (eqs. 11, 17).
 
-    - ``mode="euler"``: ``r = kappa F(u_hat) - (u_hat - x0)``, eq. 4 with ``du/dt`` as one
-      implicit Euler step of length ``kappa`` from the observed image ``x0``.
     - ``mode="alg1"``: Algorithm 1, line 16: ``r = kappa F(u_hat) - model(u_hat)``
       (the network applied to its own output; needs ``model``).
+    - ``mode="euler"``: ``r = kappa F(u_hat) - (u_hat - x0)``, eq. 4 with ``du/dt`` as one
+      implicit Euler step of length ``kappa`` from the observed image ``x0``.
 
     Shapes: ``u_hat``, ``x0`` ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
     p = _as_prior(prior)
-    _check_choice(mode, RESIDUALS, "residual mode")
+    check_choice(mode, "residual mode", RESIDUALS)
     rhs = p.kappa * pde_rhs(u_hat, p)
     if mode == "alg1":
         if model is None:
             raise InputError("pinn_residual: mode 'alg1' needs the model (r = kappa F(u) - f(u))")
         return rhs - model(u_hat)
-    if x0.shape != u_hat.shape:
-        raise InputError(f"x0: expected shape {tuple(u_hat.shape)}, got {tuple(x0.shape)}")
+    dims: dict[str, int] = {}
+    check_tensor(u_hat, "N C H W", name="u_hat", dims=dims)
+    check_tensor(x0, "N C H W", name="x0", dims=dims)
     return rhs - (u_hat - x0)
 
 
@@ -353,16 +376,31 @@ def pinn_residual(
 class LossConfig:
     """Weights of eq. 10 / 16 and the PDE residual form."""
 
-    pde: float = param(1.0, "lambda_PDE (eq. 16)", source="Alg. 1 line 24: 1")
-    perc: float = param(0.1, "lambda1, L1 'perceptual' term (eq. 12)", source="Alg. 1 line 24")
-    data: float = param(1.0, "lambda2, MSE data term (eq. 13)", source="Alg. 1 line 24: 1")
-    ic: float = param(0.03, "lambda3, initial-condition term (eq. 14)", source="Alg. 1 line 24")
-    bc: float = param(0.02, "lambda4, Dirichlet boundary term (eq. 15)", source="Alg. 1 line 24")
-    bc_value: float = param(0.0, "Dirichlet value g on the border", source="Alg. 1 line 21: 0")
+    pde: float = param(1.0, "lambda_PDE (eq. 16)", source="Alg. 1 line 24: 1", ge=0)
+    perc: float = param(
+        0.1, "lambda1, L1 'perceptual' term (eq. 12)", source="Alg. 1 line 24", ge=0
+    )
+    data: float = param(1.0, "lambda2, MSE data term (eq. 13)", source="Alg. 1 line 24: 1", ge=0)
+    ic: float = param(
+        0.03, "lambda3, initial-condition term (eq. 14)", source="Alg. 1 line 24", ge=0
+    )
+    bc: float = param(
+        0.02, "lambda4, Dirichlet boundary term (eq. 15)", source="Alg. 1 line 24", ge=0
+    )
+    bc_value: float = param(
+        0.0, "Dirichlet value g on the border", source="Alg. 1 line 21: 0", ge=0, le=1
+    )
+    side: float = param(
+        1.0,
+        "weight of each U^2 side output's data term (deep supervision)",
+        source="Sec. 5 Case 4 item 4 (deep supervision); weight 1 as U^2-Net's side losses",
+        ge=0,
+    )
     residual: str = param(
-        "euler",
-        "euler (eq. 4, implicit step from the input) or alg1 (kappa F(u) - f(u), Alg. 1)",
-        source="not fixed by the paper (eq. 4 vs Alg. 1 line 16 differ); our choice: euler",
+        "alg1",
+        "alg1 (kappa F(u) - f(u), Alg. 1 line 16) or euler (eq. 4, implicit step from X0)",
+        source="Alg. 1 line 16 (the paper's algorithm); euler: our reading of eq. 4",
+        choices=RESIDUALS,
     )
 
 
@@ -393,22 +431,20 @@ def total_loss(
         reference: ``X_ref`` of eqs. 12-13: the clean image (paper protocol) or the noisy
             one (blind protocol), same shape.
         x0: the initial image ``X0`` of eq. 14 (the observed input), same shape.
+        model: ``f_theta`` for Algorithm 1's residual (``weights.residual == "alg1"``).
         ic_weight: optional ``w_IC(p) >= 0`` broadcastable to ``u_hat`` (eq. 14).
     """
     w = weights or LossConfig()
-    _check_field(u_hat, "u_hat")
-    for name, t in (("reference", reference), ("x0", x0)):
-        _check_field(t, name)
-        if t.shape != u_hat.shape:
-            raise InputError(f"{name}: expected shape {tuple(u_hat.shape)}, got {tuple(t.shape)}")
+    dims: dict[str, int] = {}
+    for name, t in (("u_hat", u_hat), ("reference", reference), ("x0", x0)):
+        check_tensor(t, "N C H W", name=name, dims=dims, dtype="float", finite=True)
     r = pinn_residual(u_hat, x0, prior, mode=w.residual, model=model)
     pde = (r * r).mean()  # eq. 17
     perc = (u_hat - reference).abs().mean()  # eq. 12 with phi = identity (Alg. 1 line 23)
     data = F.mse_loss(u_hat, reference)  # eq. 13
     sq = (u_hat - x0) ** 2
     if ic_weight is not None:
-        if not isinstance(ic_weight, Tensor) or bool((ic_weight < 0).any()):
-            raise InputError("ic_weight: expected a non-negative tensor")
+        check_tensor(ic_weight, name="ic_weight", nonneg=True)
         sq = sq * ic_weight
     ic = sq.mean()  # eq. 14
     bc = ((_border(u_hat) - w.bc_value) ** 2).mean()  # eq. 15, Dirichlet
@@ -435,16 +471,12 @@ def add_noise(
 
     Shapes: any; returns a float tensor of ``x``'s shape (not clipped).
     """
-    _check_choice(kind, NOISES, "noise kind")
-    _check_choice(domain, ("intensity", "amplitude"), "speckle domain")
-    if not isinstance(x, Tensor) or not x.is_floating_point() or x.numel() == 0:
-        raise InputError(f"add_noise: expected a non-empty floating tensor, got {_shape(x)}")
-    if not bool(torch.isfinite(x).all()):
-        raise InputError("add_noise: the image contains NaN or inf")
-    if not (isinstance(level, (int, float)) and math.isfinite(level) and level > 0):
-        raise InputError(f"add_noise: level must be a positive number, got {level!r}")
-    if kind != "awgn" and bool((x < 0).any()):
-        raise InputError(f"add_noise: {kind} needs a non-negative image")
+    check_choice(kind, "noise kind", NOISES)
+    check_choice(domain, "speckle domain", ("intensity", "amplitude"))
+    check_tensor(x, name="image", dtype="float", finite=True, nonempty=True)
+    check_scalar(level, "noise level", gt=0)
+    if kind != "awgn":
+        check_tensor(x, name=f"image ({kind} noise)", nonneg=True)
     rng = np.random.default_rng(seed)
     xn = x.detach().cpu().double().numpy()
     if kind == "awgn":
@@ -460,30 +492,315 @@ def add_noise(
 
 
 # ---------------------------------------------------------------------------------------
-# backbones, fitting
+# backbones: U^2-Net and its residual U-blocks (Sec. 5, Cases 3-4), the PINN model, DnCNN-S
 # ---------------------------------------------------------------------------------------
 
 
-def build_backbone(name: str, channels: int, widths: Sequence[int]) -> nn.Module:
-    """UNet (Sec. 5, Case 1) or ResUNet (Case 2: residual blocks, transposed-conv upsampling)
-    from :class:`patrec.core.segmentation.UNet`; ``(N, C, H, W) -> (N, C, H, W)`` raw outputs."""
-    from patrec.core.segmentation import UNet
+class ConvBNReLU(nn.Module):
+    """3x3 conv (dilation ``d``, same size), BatchNorm, ReLU: U^2-Net's REBNCONV."""
 
-    if name in ("u2net", "resu2net"):
-        raise InputError(f"backbone {name!r} is not implemented; use one of {BACKBONES}")
-    _check_choice(name, BACKBONES, "backbone")
-    if name == "unet":
-        return UNet(channels, channels, widths)
-    return UNet(channels, channels, widths, residual=True, upsample="transpose")
+    def __init__(self, in_ch: int, out_ch: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, 3, padding=dilation, dilation=dilation)
+        self.bn = nn.BatchNorm2d(out_ch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.bn(self.conv(x)))
 
 
-@dataclass
-class FitResult:
-    """One per-image fit: the denoised image ``(C, H, W)``, the epoch history, the model."""
+def _resize_to(x: Tensor, ref: Tensor) -> Tensor:
+    """Bilinear upsampling of ``x`` to ``ref``'s spatial size (U^2-Net's ``_upsample_like``)."""
+    if x.shape[-2:] == ref.shape[-2:]:
+        return x
+    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
-    denoised: Tensor
-    history: list[dict[str, float]]
-    model: nn.Module
+
+class RSU(nn.Module):
+    """The residual U-block RSU-L of U^2-Net (Qin et al. 2020), "nested U^2 blocks" (Alg. 1).
+
+    ``h_in = conv(x)`` (``in -> out``); an encoder of ``L`` convs (``out -> mid``, then
+    ``mid -> mid``) with a 2x max-pool before each of convs 2 .. L-1 and a dilation-2 conv at
+    the bottom; a decoder of ``L - 1`` convs on ``cat(up(d), e_i)`` back to ``out`` channels;
+    the block returns ``U(h_in) + h_in``. ``dilated=True`` is RSU-LF: no pooling, dilations
+    ``1, 2, 4, ..., 2^(L-1)`` (encoder) and mirrored in the decoder, for the coarse stages.
+
+    Shapes: ``(N, in_ch, H, W) -> (N, out_ch, H, W)``; pooling uses ``ceil_mode`` and the
+    decoder upsamples to each skip's size, so any ``H, W`` works (see :attr:`pools`).
+    """
+
+    def __init__(
+        self, height: int, in_ch: int, mid_ch: int, out_ch: int, *, dilated: bool = False
+    ) -> None:
+        super().__init__()
+        check_int(height, "RSU height", ge=2)
+        for v, n in ((in_ch, "in_ch"), (mid_ch, "mid_ch"), (out_ch, "out_ch")):
+            check_int(v, n, ge=1)
+        self.height, self.dilated = height, dilated
+        self.in_channels, self.out_channels = in_ch, out_ch
+        self.conv_in = ConvBNReLU(in_ch, out_ch)
+        self.enc = nn.ModuleList()
+        for i in range(height):
+            dil = 2**i if dilated else (2 if i == height - 1 else 1)
+            self.enc.append(ConvBNReLU(out_ch if i == 0 else mid_ch, mid_ch, dil))
+        self.dec = nn.ModuleList()
+        for i in range(height - 2, -1, -1):  # the skip level each decoder conv joins
+            dil = 2**i if dilated else 1
+            self.dec.append(ConvBNReLU(2 * mid_ch, out_ch if i == 0 else mid_ch, dil))
+        self.pool = nn.MaxPool2d(2, ceil_mode=True)
+
+    @property
+    def pools(self) -> int:
+        """2x downsamplings inside the block (``L - 2``; ``0`` for RSU-LF)."""
+        return 0 if self.dilated else self.height - 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_tensor(x, "N C H W", name="RSU input", dtype="float")
+        h_in = self.conv_in(x)
+        feats: list[Tensor] = []
+        h = h_in
+        for i, conv in enumerate(self.enc):
+            if not self.dilated and 0 < i < self.height - 1:
+                h = self.pool(h)
+            h = conv(h)
+            feats.append(h)
+        d = feats[-1]
+        for j, conv in enumerate(self.dec):
+            skip = feats[self.height - 2 - j]
+            d = conv(torch.cat([_resize_to(d, skip), skip], dim=1))
+        return d + h_in
+
+
+class U2Net(nn.Module):
+    """U^2-Net (Case 3) and, with ``stage_sum``, the ResU^2-Net of Case 4.
+
+    Encoder: stages ``RSU-h_1 .. RSU-h_k`` (``heights``) then ``dilated`` RSU-4F stages, a 2x
+    max-pool between stages. Decoder: stage ``i`` (deepest first) is the same RSU type on
+    ``cat(up(d_{i+1}), e_i)``, with ``widths[max(i - 1, 0)]`` output channels (U^2-Net's
+    channel plan) and ``mid[i]`` middle channels (U^2-Net's first decoder stage uses half of
+    ``mid[0]``; ours keeps ``mid[0]``: +1% parameters). ``stage_sum`` adds ``e_i`` (1x1-projected if the widths differ) to the
+    decoder output ``d_i``: Case 4's "element-wise summation between encoder and decoder
+    outputs". Side outputs: a 3x3 conv to ``out_channels`` on each ``d_i`` and on the
+    deepest encoder stage, upsampled to the input; a 1x1 conv fuses them into ``d0``.
+
+    Args:
+        widths: output channels of each stage (``len(heights) + dilated`` of them).
+        mid: middle channels of each stage's RSU.
+
+    Shapes: ``(N, in_channels, H, W) -> (N, out_channels, H, W)`` (logits ``d0``);
+    :meth:`forward_sides` returns ``[d0, d1, ..., d_n]``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        *,
+        heights: Sequence[int] = (7, 6, 5, 4),
+        dilated: int = 2,
+        widths: Sequence[int] = (64, 128, 256, 512, 512, 512),
+        mid: Sequence[int] = (32, 32, 64, 128, 256, 256),
+        stage_sum: bool = False,
+    ) -> None:
+        super().__init__()
+        heights, widths, mid = tuple(heights), tuple(widths), tuple(mid)
+        check_int(dilated, "dilated stages", ge=0)
+        n = len(heights) + dilated
+        if n < 2 or len(widths) != n or len(mid) != n:
+            raise InputError(
+                f"U2Net needs >= 2 stages and one width and mid per stage: heights={heights}, "
+                f"dilated={dilated}, widths={widths}, mid={mid}"
+            )
+        kinds = [(int(h), False) for h in heights] + [(4, True)] * dilated
+        self.kinds = kinds
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.pool = nn.MaxPool2d(2, ceil_mode=True)
+        self.encoder = nn.ModuleList()
+        c = in_channels
+        for (h, f), w, m in zip(kinds, widths, mid, strict=True):
+            self.encoder.append(RSU(h, c, m, w, dilated=f))
+            c = w
+        self.decoder = nn.ModuleList()
+        self.projections = nn.ModuleList()
+        dec_out: list[int] = []
+        below = widths[-1]
+        for i in range(n - 2, -1, -1):
+            h, f = kinds[i]
+            out = widths[max(i - 1, 0)]
+            self.decoder.append(RSU(h, below + widths[i], mid[i], out, dilated=f))
+            proj: nn.Module = nn.Identity() if widths[i] == out else nn.Conv2d(widths[i], out, 1)
+            self.projections.append(proj if stage_sum else nn.Identity())
+            dec_out.append(out)
+            below = out
+        self.stage_sum = stage_sum
+        # side outputs: decoder stages 1 .. n-1 (shallowest first), then the deepest encoder
+        side_in = dec_out[::-1] + [widths[-1]]
+        self.sides = nn.ModuleList(nn.Conv2d(ci, out_channels, 3, padding=1) for ci in side_in)
+        self.fuse = nn.Conv2d(n * out_channels, out_channels, 1)
+
+    @property
+    def depth(self) -> int:
+        """The most 2x downsamplings any path takes (stage pools + the RSU's own)."""
+        return max(i + (0 if f else h - 2) for i, (h, f) in enumerate(self.kinds))
+
+    def forward_sides(self, x: Tensor) -> list[Tensor]:
+        """``[d0, d1, ..., d_n]``: the fused logits and every side output, at input size."""
+        check_tensor(x, "N C H W", name="U2Net input", dtype="float")
+        if x.shape[1] != self.in_channels:
+            raise InputError(f"U2Net expects {self.in_channels} channels, got {describe(x)}")
+        k = self.depth
+        deepest = math.ceil(x.shape[-2] / 2**k) * math.ceil(x.shape[-1] / 2**k)
+        if self.training and x.shape[0] * deepest < 2:
+            raise InputError(
+                f"U2Net: with batch {x.shape[0]} the input must exceed {2**k} px on a side "
+                f"(its deepest level is {2**k}x smaller; BatchNorm needs 2 values), "
+                f"got {describe(x)}"
+            )
+        enc: list[Tensor] = []
+        h = x
+        for i, stage in enumerate(self.encoder):
+            if i > 0:
+                h = self.pool(h)
+            h = stage(h)
+            enc.append(h)
+        d = enc[-1]
+        decoded: list[Tensor] = []
+        for j, (stage, proj) in enumerate(zip(self.decoder, self.projections, strict=True)):
+            e = enc[len(enc) - 2 - j]
+            d = stage(torch.cat([_resize_to(d, e), e], dim=1))
+            if self.stage_sum:
+                d = d + proj(e)
+            decoded.append(d)
+        feats = decoded[::-1] + [enc[-1]]
+        sides = [_resize_to(conv(f), x) for conv, f in zip(self.sides, feats, strict=True)]
+        return [self.fuse(torch.cat(sides, dim=1)), *sides]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_sides(x)[0]
+
+
+class PinnDenoiser(nn.Module, PretrainedModel):
+    """The denoising network ``f_theta`` of Algorithm 1: ``Y -> sigmoid(d0)`` (Case 3).
+
+    ``backbone``: ``unet`` / ``resunet`` (``widths`` = the U-Net level widths, core's
+    :class:`~patrec.core.segmentation.UNet`), ``u2net`` / ``resu2net`` (:class:`U2Net`;
+    ``widths`` and ``mid`` per stage, ``heights`` and ``dilated`` the RSU stages).
+
+    BatchNorm always normalises with the statistics of the batch at hand (no running
+    averages): the network is fitted to one image and Algorithm 1 (line 39) returns
+    ``model(Y)`` computed the same way as in training, so the saved model reproduces it.
+
+    Shapes: ``(N, C, H, W) -> (N, C, H, W)`` in ``(0, 1)``.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resu2net",
+        channels: int = 1,
+        widths: Sequence[int] = (64, 64, 64, 64, 64, 64),
+        mid: Sequence[int] = (16, 16, 16, 16, 16, 16),
+        heights: Sequence[int] = (7, 6, 5, 4),
+        dilated: int = 2,
+    ) -> None:
+        super().__init__()
+        check_choice(backbone, "backbone", BACKBONES)
+        check_int(channels, "channels", ge=1)
+        self.backbone_name = backbone
+        self.channels = channels
+        self.net: nn.Module
+        if backbone in ("unet", "resunet"):
+            from patrec.core.segmentation import UNet
+
+            residual = backbone == "resunet"
+            self.net = UNet(
+                channels,
+                channels,
+                tuple(widths),
+                residual=residual,
+                upsample="transpose" if residual else "bilinear",
+            )
+        else:
+            self.net = U2Net(
+                channels,
+                channels,
+                heights=tuple(heights),
+                dilated=dilated,
+                widths=tuple(widths),
+                mid=tuple(mid),
+                stage_sum=backbone == "resu2net",
+            )
+        for m in self.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.track_running_stats = False
+                m.running_mean, m.running_var, m.num_batches_tracked = None, None, None
+
+    def forward_all(self, y: Tensor) -> list[Tensor]:
+        """``[sigmoid(d0), sigmoid(d1), ...]`` (U^2 backbones) or ``[sigmoid(out)]``."""
+        check_tensor(y, "N C H W", name="noisy", dtype="float")
+        if isinstance(self.net, U2Net):
+            return [torch.sigmoid(d) for d in self.net.forward_sides(y)]
+        return [torch.sigmoid(self.net(y))]
+
+    def forward(self, y: Tensor) -> Tensor:
+        if isinstance(self.net, U2Net):
+            return torch.sigmoid(self.net(y))
+        return torch.sigmoid(self.net(check_tensor(y, "N C H W", name="noisy", dtype="float")))
+
+
+class DnCNN(nn.Module, PretrainedModel):
+    """DnCNN-S (Zhang et al., TIP 2017), the deep baseline of Table 6.
+
+    ``depth`` 3x3 conv layers of ``features`` channels: conv + ReLU, ``depth - 2`` x
+    (conv + BN + ReLU), conv. Residual learning: the body predicts the noise ``R(y)`` and
+    the denoised image is ``y - R(y)``; trained with ``1/2 ||R(y) - (y - x)||^2``.
+
+    Shapes: ``(N, C, H, W) -> (N, C, H, W)``.
+    """
+
+    def __init__(self, channels: int = 1, depth: int = 17, features: int = 64) -> None:
+        super().__init__()
+        check_int(channels, "channels", ge=1)
+        check_int(depth, "depth", ge=2)
+        check_int(features, "features", ge=1)
+        layers: list[nn.Module] = [nn.Conv2d(channels, features, 3, padding=1), nn.ReLU()]
+        for _ in range(depth - 2):
+            layers += [
+                nn.Conv2d(features, features, 3, padding=1, bias=False),
+                nn.BatchNorm2d(features),
+                nn.ReLU(),
+            ]
+        layers.append(nn.Conv2d(features, channels, 3, padding=1, bias=False))
+        self.body = nn.Sequential(*layers)
+        self.channels, self.depth = channels, depth
+
+    def residual(self, y: Tensor) -> Tensor:
+        """The predicted noise ``R(y)``."""
+        check_tensor(y, "N C H W", name="noisy", dtype="float")
+        if y.shape[1] != self.channels:
+            raise InputError(f"DnCNN expects {self.channels} channels, got {describe(y)}")
+        out: Tensor = self.body(y)
+        return out
+
+    def forward(self, y: Tensor) -> Tensor:
+        return y - self.residual(y)
+
+
+# ---------------------------------------------------------------------------------------
+# metrics: PSNR / SSIM (Table 4), ENL / CNR (Table 5)
+# ---------------------------------------------------------------------------------------
+
+
+def _to_hwc(x: np.ndarray | Tensor) -> np.ndarray:
+    """An image as a float64 ``(H, W)`` or ``(H, W, C)`` array (torch ``(C, H, W)`` moved)."""
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().double().numpy()
+        if x.ndim == 3:
+            x = x[0] if x.shape[0] == 1 else np.moveaxis(x, 0, -1)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim not in (2, 3):
+        raise InputError(f"image must be (H, W) or (H, W, C), got {describe(x)}")
+    return x
 
 
 def score(denoised: np.ndarray | Tensor, clean: np.ndarray | Tensor) -> dict[str, float]:
@@ -508,25 +825,205 @@ def score(denoised: np.ndarray | Tensor, clean: np.ndarray | Tensor) -> dict[str
     }
 
 
-def _to_hwc(x: np.ndarray | Tensor) -> np.ndarray:
-    if isinstance(x, Tensor):
-        x = x.detach().cpu().double().numpy()
-        if x.ndim == 3:
-            x = x[0] if x.shape[0] == 1 else np.moveaxis(x, 0, -1)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 3 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim not in (2, 3):
-        raise InputError(f"expected an image (H, W) or (H, W, C), got shape {x.shape}")
-    return x
+# the variance of 8-bit quantisation, (1/255)^2 / 12: a flat region cannot be resolved below it
+VAR_FLOOR = (1.0 / 255.0) ** 2 / 12.0
 
 
-def _check_image(x: object, name: str, *, finite: bool = True) -> Tensor:
-    if not isinstance(x, Tensor) or x.dim() != 3 or not x.is_floating_point():
-        raise InputError(f"{name}: expected a floating tensor (C, H, W), got {_shape(x)}")
-    if finite and not bool(torch.isfinite(x).all()):
-        raise InputError(f"{name}: contains NaN or inf")
-    return x
+def enl(region: np.ndarray | Tensor) -> float:
+    """Equivalent number of looks of a homogeneous region: ``ENL = mu^2 / sigma^2`` (Table 5).
+
+    ``sigma^2`` is the population variance, floored at :data:`VAR_FLOOR` (8-bit
+    quantisation) so that a perfectly flat output scores a large finite number.
+    """
+    r = _region(region, "region")
+    return float(r.mean() ** 2 / max(float(r.var()), VAR_FLOOR))
+
+
+def cnr(target: np.ndarray | Tensor, background: np.ndarray | Tensor) -> float:
+    """Contrast-to-noise ratio in dB (Table 5):
+    ``CNR = 20 log10(|mu_t - mu_b| / sqrt(sigma_t^2 + sigma_b^2))``.
+
+    The paper gives CNR in dB without its formula; ours is the amplitude ratio in dB
+    (as PSNR), variances floored as in :func:`enl`, a zero contrast floored at ``1e-12``.
+    """
+    t, b = _region(target, "target"), _region(background, "background")
+    noise = math.sqrt(max(float(t.var()) + float(b.var()), VAR_FLOOR))
+    return float(20.0 * math.log10(max(abs(float(t.mean()) - float(b.mean())), 1e-12) / noise))
+
+
+def _region(x: np.ndarray | Tensor, name: str) -> np.ndarray:
+    arr = x.detach().cpu().double().numpy() if isinstance(x, Tensor) else np.asarray(x, float)
+    check_tensor(arr, name=name, array=True, finite=True, nonempty=True)
+    return arr
+
+
+@dataclass(frozen=True)
+class SpeckleRegions:
+    """Windows (top-left row, col; side ``size``) where ENL and CNR are measured."""
+
+    size: int
+    flat: tuple[tuple[int, int], ...]
+    target: tuple[int, int]
+    background: tuple[int, int]
+
+
+def _gray(image: np.ndarray | Tensor) -> np.ndarray:
+    x = _to_hwc(image)
+    return x.mean(axis=-1) if x.ndim == 3 else x
+
+
+def speckle_regions(
+    clean: np.ndarray | Tensor, size: int, *, n_flat: int = 3, fraction: float = 0.25
+) -> SpeckleRegions:
+    """Choose, on the clean image, where ENL and CNR are measured (the paper does not say).
+
+    Windows of ``size x size`` on a grid of stride ``size // 2`` are ranked by their variance
+    in the clean image (colour: the channel mean). ENL uses the ``n_flat`` flattest windows
+    that do not overlap; CNR compares, among the flattest ``fraction`` of all windows, the
+    brightest (target) with the darkest (background). The same windows score every method.
+    """
+    g = _gray(clean)
+    check_int(size, "window size", ge=2)
+    check_int(n_flat, "n_flat", ge=1)
+    check_scalar(fraction, "fraction", gt=0, le=1)
+    h, w = g.shape
+    if size > min(h, w) // 2:
+        raise InputError(f"window size {size} must be <= half the image side, got {g.shape}")
+    step = max(size // 2, 1)
+    cand = [  # variances rounded to 1e-12: float noise must not rank equally flat windows
+        (round(float(g[r : r + size, c : c + size].var()), 12), r, c)
+        for r in range(0, h - size + 1, step)
+        for c in range(0, w - size + 1, step)
+    ]
+    cand.sort()
+    flat: list[tuple[int, int]] = []
+    for _, r, c in cand:
+        if all(abs(r - r2) >= size or abs(c - c2) >= size for r2, c2 in flat):
+            flat.append((r, c))
+        if len(flat) == n_flat:
+            break
+    pool = cand[: max(2, math.ceil(fraction * len(cand)))]
+    means = [(float(g[r : r + size, c : c + size].mean()), r, c) for _, r, c in pool]
+    bright, dark = max(means), min(means)
+    return SpeckleRegions(size, tuple(flat), bright[1:], dark[1:])
+
+
+def speckle_metrics(image: np.ndarray | Tensor, regions: SpeckleRegions) -> dict[str, float]:
+    """``{"enl": mean ENL over the flat windows, "cnr": CNR (dB) target vs background}``."""
+    g = _gray(image)
+    s = regions.size
+
+    def win(rc: tuple[int, int]) -> np.ndarray:
+        return g[rc[0] : rc[0] + s, rc[1] : rc[1] + s]
+
+    return {
+        "enl": float(np.mean([enl(win(rc)) for rc in regions.flat])),
+        "cnr": cnr(win(regions.target), win(regions.background)),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# fitting (Algorithm 1) and the DnCNN-S baseline
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelConfig:
+    """Backbone sizes, the optimiser and Algorithm 1's loop."""
+
+    widths: tuple[int, ...] = param(
+        (32, 64, 128, 256),
+        "UNet/ResUNet channels per level",
+        source="Sec. 5, Case 1: 32/64/128/256",
+        ge=1,
+        min_len=2,
+    )
+    u2_heights: tuple[int, ...] = param(
+        (7, 6, 5, 4),
+        "RSU heights of the pooled U^2 stages (then u2_dilated RSU-4F stages)",
+        source="U^2-Net (Qin et al. 2020): RSU-7, -6, -5, -4, -4F, -4F",
+        ge=2,
+        min_len=1,
+    )
+    u2_dilated: int = param(2, "RSU-4F stages after the pooled ones", source="U^2-Net: 2", ge=0)
+    u2_widths: tuple[int, ...] = param(
+        (64, 128, 256, 512, 512, 512),
+        "U2Net stage output channels",
+        source="U^2-Net (the paper gives none)",
+        ge=1,
+    )
+    u2_mid: tuple[int, ...] = param(
+        (32, 32, 64, 128, 256, 256),
+        "U2Net stage middle channels",
+        source="U^2-Net (the paper gives none)",
+        ge=1,
+    )
+    resu2_widths: tuple[int, ...] = param(
+        (64, 64, 64, 64, 64, 64),
+        "ResU2Net stage output channels",
+        source="Case 4: 'a lightweight variant of U2Net'; our choice: U^2-Net-lite's 64",
+        ge=1,
+    )
+    resu2_mid: tuple[int, ...] = param(
+        (16, 16, 16, 16, 16, 16),
+        "ResU2Net stage middle channels",
+        source="our choice: U^2-Net-lite's 16",
+        ge=1,
+    )
+    lr: float = param(1e-3, "Adam learning rate", source="Sec. 5: Adam; lr not stated; ours", gt=0)
+    log_every: int = param(
+        100, "score the fit every this many epochs (steps)", source="Alg. 1 line 35: 100", ge=1
+    )
+    stop_loss: float = param(
+        1e-4,
+        "stop once the total loss is below this (0: never)",
+        source="Sec. 5: early stopping at loss < 1e-4",
+        ge=0,
+    )
+
+    def validate(self) -> None:
+        n = len(self.u2_heights) + self.u2_dilated
+        for name in ("u2_widths", "u2_mid", "resu2_widths", "resu2_mid"):
+            if len(getattr(self, name)) != n:
+                raise ConfigError(
+                    f"{name}: expected {n} stages (len(u2_heights) + u2_dilated), "
+                    f"got {getattr(self, name)}"
+                )
+
+    def arch(self, backbone: str, channels: int) -> dict[str, Any]:
+        """The JSON-able :class:`PinnDenoiser` arguments of ``backbone``."""
+        check_choice(backbone, "backbone", BACKBONES)
+        kw: dict[str, Any] = {"backbone": backbone, "channels": channels}
+        if backbone in ("unet", "resunet"):
+            return {**kw, "widths": list(self.widths)}
+        pre = "u2" if backbone == "u2net" else "resu2"
+        return {
+            **kw,
+            "widths": list(getattr(self, f"{pre}_widths")),
+            "mid": list(getattr(self, f"{pre}_mid")),
+            "heights": list(self.u2_heights),
+            "dilated": self.u2_dilated,
+        }
+
+    def min_size(self, backbone: str) -> tuple[int, int]:
+        """``(divisor, smallest side)`` an image needs for ``backbone`` (batch of one)."""
+        if backbone in ("unet", "resunet"):
+            d = 2 ** (len(self.widths) - 1)
+            return d, d
+        kinds = [h - 2 for h in self.u2_heights] + [0] * self.u2_dilated
+        return 1, 2 ** max(i + p for i, p in enumerate(kinds)) + 1
+
+
+@dataclass
+class FitResult:
+    """One per-image fit: the denoised image ``(C, H, W)``, the epoch history, the model,
+    the number of Adam steps taken and whether the early stop ended it."""
+
+    denoised: Tensor
+    history: list[dict[str, float]]
+    model: PinnDenoiser
+    steps: int
+    stopped: bool
 
 
 def fit_pinn(
@@ -534,108 +1031,182 @@ def fit_pinn(
     clean: Tensor | None = None,
     *,
     protocol: str = "blind",
-    backbone: str = "resunet",
-    widths: Sequence[int] = (32, 64, 128, 256),
+    backbone: str = "resu2net",
+    model: ModelConfig | None = None,
     prior: PriorConfig | str = "zg",
     loss: LossConfig | None = None,
-    lr: float = 1e-3,
-    steps_per_epoch: int = 100,
     train: TrainConfig | None = None,
-    out_dir: str | Path | None = None,
 ) -> FitResult:
-    """Algorithm 1 (TRAINPINN): fit a fresh backbone to one noisy image with eq. 10's loss.
+    """Algorithm 1 (TRAINPINN): fit a fresh :class:`PinnDenoiser` to one noisy image.
+
+    One Adam step per epoch on eq. 10's loss (lines 30-34), ``train.epochs`` epochs at most
+    (``E``), stopped after the step whose loss is below ``model.stop_loss`` (Sec. 5). With a
+    U^2 backbone each side output adds ``loss.side * MSE(sigmoid(d_k), X_ref)``.
 
     Args:
-        noisy: ``Y``, ``(C, H, W)``, ``H`` and ``W`` multiples of ``2 ** (len(widths) - 1)``.
+        noisy: ``Y``, ``(C, H, W)`` (U-Nets: ``H``, ``W`` multiples of
+            ``2 ** (len(widths) - 1)``; U^2-Nets: larger than ``2 ** depth``).
         clean: ``X``, same shape. Protocol ``paper``: required, and it is the reference of
-            ``L_data`` and ``L_perc``. Protocol ``blind``: optional, used only to score each
-            epoch (``psnr``, ``ssim`` in the history); the reference is ``noisy`` itself.
-        train: loop settings; ``epochs * steps_per_epoch`` Adam steps in all.
+            ``L_data`` and ``L_perc``. Protocol ``blind``: optional, used only to score the fit
+            (``psnr``, ``ssim`` every ``model.log_every`` epochs); the reference is ``noisy``.
+        train: loop settings (its ``progress`` is ignored: an epoch is one step).
 
     Returns:
-        :class:`FitResult` with ``denoised = sigmoid(f_theta(Y))`` ``(C, H, W)``.
+        :class:`FitResult` with ``denoised = f_theta(Y)`` ``(C, H, W)`` (Alg. 1, line 39).
     """
     from patrec.core.train import Trainer, seed_everything
 
-    _check_choice(protocol, PROTOCOLS, "protocol")
-    y = _check_image(noisy, "noisy")
+    check_choice(protocol, "protocol", PROTOCOLS)
+    check_choice(backbone, "backbone", BACKBONES)
+    dims: dict[str, int] = {}
+    y = check_tensor(noisy, "C H W", name="noisy", dims=dims, dtype="float", finite=True)
     if clean is not None:
-        _check_image(clean, "clean", finite=protocol == "paper")
-        if clean.shape != y.shape:
-            raise InputError(f"clean: expected shape {tuple(y.shape)}, got {tuple(clean.shape)}")
+        check_tensor(
+            clean, "C H W", name="clean", dims=dims, dtype="float", finite=protocol == "paper"
+        )
     elif protocol == "paper":
         raise InputError("protocol 'paper' fits to the clean image: pass clean=")
     p = _as_prior(prior)
-    lcfg = loss or LossConfig()
-    _check_choice(lcfg.residual, RESIDUALS, "loss.residual")
-    tcfg = train or TrainConfig(epochs=5, progress=False)
+    lcfg = validate_config(loss or LossConfig())
+    mcfg = validate_config(model or ModelConfig())
+    tcfg = dataclasses.replace(train or TrainConfig(epochs=500), progress=False)
+    div, least = mcfg.min_size(backbone)
+    h, w = y.shape[-2:]
+    if h % div or w % div or min(h, w) < least:
+        raise InputError(
+            f"noisy: {backbone} needs H, W multiples of {div} and >= {least}, got {describe(y)}"
+        )
     seed_everything(tcfg.seed, tcfg.deterministic)
-    model = build_backbone(backbone, y.shape[0], widths)
-    div = 2 ** (len(tuple(widths)) - 1)
-    if y.shape[-1] % div or y.shape[-2] % div:
-        raise InputError(f"noisy: H and W must be multiples of {div}, got {tuple(y.shape[-2:])}")
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    net = PinnDenoiser(**mcfg.arch(backbone, int(y.shape[0])))
+    opt = torch.optim.Adam(net.parameters(), lr=mcfg.lr)
     y4 = y.unsqueeze(0).float()
     ref_cpu = (clean if protocol == "paper" else y).unsqueeze(0).float()  # type: ignore[union-attr]
 
-    def net(tr: Trainer, inp: Tensor) -> Tensor:
-        return torch.sigmoid(tr.model(inp))  # Sec. 5, Case 3: X_R = sigma(d0)
-
     def step(tr: Trainer, batch: None) -> dict[str, Tensor]:
-        dev = tr.device
-        yy, ref = y4.to(dev), ref_cpu.to(dev)
-        u_hat = net(tr, yy)
+        yy, ref = y4.to(tr.device), ref_cpu.to(tr.device)
+        f: PinnDenoiser = tr.unwrapped_model  # type: ignore[assignment]
+        outs = f.forward_all(yy)
+        u_hat = outs[0]
         terms = total_loss(
             u_hat,
             ref,
             yy,
             p,
             lcfg,
-            model=(lambda u: net(tr, u)) if lcfg.residual == "alg1" else None,
+            model=f if lcfg.residual == "alg1" else None,
         )
-        return {k: v if k == "loss" else v.detach() for k, v in terms.items()}
+        loss_t = terms["loss"]
+        if len(outs) > 1 and lcfg.side > 0:  # deep supervision of the side outputs (Case 4)
+            side = sum((F.mse_loss(o, ref) for o in outs[1:]), torch.zeros((), device=yy.device))
+            terms["side"] = side
+            loss_t = loss_t + lcfg.side * side
+        if float(loss_t.detach()) < mcfg.stop_loss:  # Sec. 5: early stop at loss < 1e-4
+            tr.stop()
+        return {"loss": loss_t, **{k: v.detach() for k, v in terms.items() if k != "loss"}}
 
     def evaluate(tr: Trainer) -> dict[str, float]:
-        if clean is None:
+        e = tr.state.epoch + 1
+        if clean is None or not (e % mcfg.log_every == 0 or e == tcfg.epochs or tr.state.stopped):
             return {}
-        out = _predict(tr.unwrapped_model, y4.to(tr.device))
-        return score(out[0], clean)
+        return score(tr.model(y4.to(tr.device))[0], clean)
 
     trainer = Trainer(
-        model,
-        opt,
-        None,
-        step,
-        tcfg,
-        out_dir=out_dir,
-        eval_fn=evaluate,
-        desc=f"{backbone}-{p.name}-{protocol}",
-        steps_per_epoch=steps_per_epoch,
+        net, opt, None, step, tcfg, eval_fn=evaluate, desc=f"{backbone}-{p.name}-{protocol}"
     )
     history = trainer.fit()
-    net_final = trainer.unwrapped_model
-    denoised = _predict(net_final, y4.to(trainer.device))[0].cpu()
-    return FitResult(denoised, history, net_final)
+    trainer.close()
+    fitted: PinnDenoiser = trainer.unwrapped_model  # type: ignore[assignment]
+    fitted.eval()
+    with torch.no_grad():
+        denoised = fitted(y4.to(trainer.device))[0].cpu()
+    return FitResult(denoised, history, fitted, trainer.state.global_step, trainer.state.stopped)
 
 
-@torch.no_grad()
-def _predict(model: nn.Module, y: Tensor) -> Tensor:
-    """``sigmoid(model(y))`` with BatchNorm on the image's own statistics, as in training
-    (Alg. 1, line 39 returns ``model(Y)`` after the fit; one image is the whole batch)."""
-    was = model.training
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.running_mean, m.running_var, m.num_batches_tracked) for m in bns]
-    for m in bns:
-        m.track_running_stats, m.running_mean, m.running_var = False, None, None
-    model.train()
-    try:
-        out = torch.sigmoid(model(y))
-    finally:
-        for m, (rm, rv, nb) in zip(bns, saved, strict=True):
-            m.running_mean, m.running_var, m.num_batches_tracked = rm, rv, nb
-            m.track_running_stats = True
-        model.train(was)
-    return out
+@dataclass
+class DnCNNConfig:
+    """DnCNN-S (Table 6's deep baseline), trained in the run on other embedded images."""
+
+    depth: int = param(17, "conv layers", source="DnCNN-S (Zhang et al. 2017): 17", ge=2)
+    features: int = param(64, "channels of the hidden layers", source="DnCNN: 64", ge=1)
+    patch: int = param(40, "training patch side", source="DnCNN-S: 40x40 patches", ge=4)
+    patches: int = param(
+        8192,
+        "training patches (random crops, 8 flips/rotations)",
+        source="DnCNN: 128 x 1600 patches from 400 images; ours: fewer (8 images)",
+        ge=1,
+    )
+    image_size: int = param(
+        256, "training images are resized to this side", source="our choice: as the test size", ge=8
+    )
+    batch_size: int = param(128, "patches per Adam step", source="DnCNN: 128", ge=1)
+    epochs: int = param(20, "passes over the patches", source="our choice (DnCNN: 50)", ge=1)
+    lr: float = param(
+        1e-3, "Adam learning rate", source="our choice (DnCNN: SGD 0.1 -> 1e-4)", gt=0
+    )
+
+
+def _patches(images: Sequence[np.ndarray], size: int, count: int, seed: int) -> Tensor:
+    """``count`` random ``size x size`` crops ``(count, C, size, size)``, each flipped/rotated
+    by one of the 8 symmetries of the square (DnCNN's augmentation)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(count):
+        img = images[k % len(images)]
+        a = img if img.ndim == 3 else img[..., None]
+        r = int(rng.integers(0, a.shape[0] - size + 1))
+        c = int(rng.integers(0, a.shape[1] - size + 1))
+        crop = np.rot90(a[r : r + size, c : c + size], int(rng.integers(0, 4)))
+        if rng.integers(0, 2):
+            crop = crop[:, ::-1]
+        out.append(np.ascontiguousarray(np.moveaxis(crop, -1, 0)))
+    return torch.from_numpy(np.stack(out)).float()
+
+
+def train_dncnn(
+    clean_images: Sequence[np.ndarray],
+    noise: str,
+    level: float,
+    *,
+    cfg: DnCNNConfig | None = None,
+    train: TrainConfig | None = None,
+    domain: str = "intensity",
+) -> tuple[DnCNN, list[dict[str, float]]]:
+    """Train DnCNN-S for one noise model and level (DnCNN-S: a model per sigma).
+
+    Patches of ``clean_images`` (``(H, W)`` or ``(H, W, C)`` in ``[0, 1]``) get one noise draw
+    each (:func:`add_noise`, seeded by ``train.seed``); loss ``1/2 MSE(R(y), y - x)``.
+    """
+    from torch.utils.data import TensorDataset
+
+    from patrec.core.train import Trainer, seed_everything
+
+    c = validate_config(cfg or DnCNNConfig())
+    if not clean_images:
+        raise InputError("train_dncnn: no training images")
+    imgs = [_to_hwc(i) for i in clean_images]
+    if min(min(i.shape[:2]) for i in imgs) < c.patch:
+        raise InputError(f"train_dncnn: every image must be >= the patch side {c.patch}")
+    base = train or TrainConfig()
+    tcfg = dataclasses.replace(
+        base, epochs=c.epochs, batch_size=c.batch_size, progress=False, checkpoint_every=0
+    )
+    x = _patches(imgs, c.patch, c.patches, tcfg.seed)
+    y = add_noise(x, noise, level, seed=10**6 + tcfg.seed, domain=domain).float()
+    seed_everything(tcfg.seed, tcfg.deterministic)
+    model = DnCNN(int(x.shape[1]), c.depth, c.features)
+    opt = torch.optim.Adam(model.parameters(), lr=c.lr)
+
+    def step(tr: Trainer, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
+        yb, xb = batch
+        r = yb - tr.model(yb)  # R(y), the predicted noise
+        return {"loss": 0.5 * F.mse_loss(r, yb - xb)}  # DnCNN eq. 1
+
+    trainer = Trainer(model, opt, TensorDataset(y, x), step, tcfg, desc="dncnn-s")
+    history = trainer.fit()
+    trainer.close()
+    fitted: DnCNN = trainer.unwrapped_model  # type: ignore[assignment]
+    fitted.eval()
+    return fitted, history
 
 
 # ---------------------------------------------------------------------------------------
@@ -643,26 +1214,36 @@ def _predict(model: nn.Module, y: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------
 
 
-def classical_denoise(noisy: np.ndarray, name: str, **kw: float) -> np.ndarray:
-    """A scikit-image baseline on ``(H, W)`` or ``(H, W, C)`` images.
+def classical_denoise(
+    noisy: np.ndarray, name: str, *, sigma: float | None = None, **kw: float
+) -> np.ndarray:
+    """A classical baseline on ``(H, W)`` or ``(H, W, C)`` images.
 
     ``gaussian`` (``skimage.filters.gaussian``, ``sigma`` = 1 px), ``tv``
-    (``denoise_tv_chambolle``, ``weight`` = 0.1) or ``nlm`` (``denoise_nl_means`` with
-    ``sigma`` from ``estimate_sigma``, ``h = 0.8 sigma``, 5x5 patches, distance 6).
+    (``denoise_tv_chambolle``, ``weight`` = 0.1), ``nlm`` (``denoise_nl_means``, ``h = 0.8
+    sigma``, 5x5 patches, distance 6) or ``bm3d`` (the ``bm3d`` package, all stages, one
+    thread). ``sigma``: the noise standard deviation (the known AWGN sigma); ``None``:
+    estimated with :func:`estimate_noise_sigma`.
     """
     from skimage.filters import gaussian
     from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
-    _check_choice(name, CLASSICAL, "classical baseline")
+    check_choice(name, "classical baseline", CLASSICAL)
     x = _to_hwc(noisy)
-    if not np.isfinite(x).all():
-        raise InputError("classical_denoise: the image contains NaN or inf")
+    check_tensor(x, name="noisy", array=True, finite=True)
     ch = -1 if x.ndim == 3 else None
     if name == "gaussian":
-        return np.asarray(gaussian(x, sigma=kw.get("sigma", 1.0), channel_axis=ch))
+        return np.asarray(gaussian(x, sigma=kw.get("sigma_px", 1.0), channel_axis=ch))
     if name == "tv":
         return np.asarray(denoise_tv_chambolle(x, weight=kw.get("weight", 0.1), channel_axis=ch))
-    sig = estimate_noise_sigma(x)
+    sig = estimate_noise_sigma(x) if sigma is None else check_scalar(sigma, "sigma", gt=0)
+    if name == "bm3d":
+        import bm3d  # type: ignore[import-untyped]
+
+        prof = bm3d.BM3DProfile()
+        prof.num_threads = 1  # the package's outputs vary slightly with several threads
+        fn = bm3d.bm3d_rgb if x.ndim == 3 else bm3d.bm3d
+        return np.asarray(fn(x, sig, profile=prof), dtype=np.float64)
     return np.asarray(
         denoise_nl_means(
             x,
@@ -679,7 +1260,7 @@ def classical_denoise(noisy: np.ndarray, name: str, **kw: float) -> np.ndarray:
 def estimate_noise_sigma(image: np.ndarray) -> float:
     """Donoho's robust noise estimate ``median(|HH|) / 0.6745`` on the finest Haar diagonal
     detail ``HH = (a - b - c + d) / 2`` of 2x2 blocks (what ``skimage.restoration.estimate_sigma``
-    does with a Daubechies wavelet; that one needs PyWavelets, which is not installed).
+    does with a Daubechies wavelet, without PyWavelets).
 
     ``(H, W)`` or ``(H, W, C)`` (channels averaged) -> sigma.
     """
@@ -687,13 +1268,51 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     x = x if x.ndim == 3 else x[..., None]
     h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
     if h < 2 or w < 2:
-        raise InputError(f"estimate_noise_sigma: image too small, got {x.shape[:2]}")
+        raise InputError(f"estimate_noise_sigma: image too small, got {describe(x)}")
     x = x[:h, :w]
     hh = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2
     return float(np.mean(np.median(np.abs(hh), axis=(0, 1)) / 0.6745))
 
 
-_IMAGES = ("camera", "astronaut", "coffee", "moon", "chelsea", "coins", "brick")
+IMAGES = (
+    "camera",
+    "astronaut",
+    "coffee",
+    "moon",
+    "chelsea",
+    "coins",
+    "brick",
+    "grass",
+    "gravel",
+    "page",
+    "text",
+    "rocket",
+    "clock",
+    "immunohistochemistry",
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_image(name: str, size: int, gray: bool) -> np.ndarray:
+    from skimage import data as skdata
+    from skimage.color import gray2rgb, rgb2gray
+    from skimage.transform import resize
+
+    img = np.asarray(getattr(skdata, name)(), dtype=np.float64)
+    img = img / 255.0 if img.max() > 1.0 else img
+    if img.ndim == 3:
+        img = img[..., :3]
+    h, w = img.shape[:2]
+    s = min(h, w)
+    img = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+    if gray and img.ndim == 3:
+        img = rgb2gray(img)
+    if not gray and img.ndim == 2:
+        img = gray2rgb(img)
+    img = resize(img, (size, size) + img.shape[2:], anti_aliasing=True)
+    out = np.clip(img, 0.0, 1.0)
+    out.setflags(write=False)
+    return out
 
 
 def load_images(names: Sequence[str], size: int = 64, gray: bool = True) -> list[np.ndarray]:
@@ -701,29 +1320,10 @@ def load_images(names: Sequence[str], size: int = 64, gray: bool = True) -> list
 
     Returns ``(size, size)`` arrays (``gray``) or ``(size, size, 3)``.
     """
-    from skimage import data as skdata
-    from skimage.color import gray2rgb, rgb2gray
-    from skimage.transform import resize
-
-    if size < 8:
-        raise InputError(f"image size must be >= 8, got {size}")
-    out = []
+    check_int(size, "image size", ge=8)
     for n in names:
-        _check_choice(n, _IMAGES, "image")
-        img = np.asarray(getattr(skdata, n)(), dtype=np.float64)
-        img = img / 255.0 if img.max() > 1.0 else img
-        if img.ndim == 3:
-            img = img[..., :3]
-        h, w = img.shape[:2]
-        s = min(h, w)
-        img = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-        if gray and img.ndim == 3:
-            img = rgb2gray(img)
-        if not gray and img.ndim == 2:
-            img = gray2rgb(img)
-        img = resize(img, (size, size) + img.shape[2:], anti_aliasing=True)
-        out.append(np.clip(img, 0.0, 1.0))
-    return out
+        check_choice(n, "image", IMAGES)
+    return [np.array(_load_image(n, size, gray)) for n in names]
 
 
 # ---------------------------------------------------------------------------------------
@@ -733,39 +1333,44 @@ def load_images(names: Sequence[str], size: int = 64, gray: bool = True) -> list
 
 @dataclass
 class DataConfig:
-    """Images and noise."""
+    """Images, noise and where ENL / CNR are measured."""
 
     images: tuple[str, ...] = param(
         ("camera", "moon", "astronaut", "coffee"),
-        "scikit-image images (camera, astronaut, coffee, moon, chelsea, coins, brick)",
+        "scikit-image test images",
         source="the paper's RESISC/AID/BSD68 are not embedded; our choice: skimage.data",
+        choices=IMAGES,
+        min_len=1,
     )
-    size: int = param(256, "centre crop resized to size x size", source="Table 3: 256x256")
+    train_images: tuple[str, ...] = param(
+        ("chelsea", "coins", "brick", "rocket", "clock", "grass", "gravel", "page"),
+        "scikit-image images DnCNN-S is trained on (disjoint from images)",
+        source="DnCNN trains on 400 BSD images; our choice: the other embedded images",
+        choices=IMAGES,
+        min_len=1,
+    )
+    size: int = param(256, "centre crop resized to size x size", source="Table 3: 256x256", ge=8)
     gray: bool = param(True, "grey-level images (False: RGB)")
-    noise: str = param("speckle", "awgn, poisson_gaussian or speckle", source="Sec. 7, Table 4")
+    noise: str = param(
+        "speckle", "awgn, poisson_gaussian or speckle", source="Sec. 7, Table 4", choices=NOISES
+    )
     level: float = param(
         1.0,
         "sigma (awgn, 8-bit), lambda (poisson_gaussian) or looks L (speckle)",
-        source="Sec. 3: sigma 15/25/50, lambda 1/4/8, L 1/4/8",
+        source="Sec. 3: sigma 15/25/50, lambda 1/4/8, L 1/4/8; Table 4: Rayleigh, L = 1",
+        gt=0,
     )
     speckle_domain: str = param(
-        "amplitude", "intensity (Gamma) or amplitude (Nakagami/Rayleigh)", source="Sec. 7"
+        "amplitude",
+        "intensity (Gamma) or amplitude (Nakagami/Rayleigh)",
+        source="Sec. 7",
+        choices=("intensity", "amplitude"),
     )
-    root: str | None = param(None, "unused: the recipe runs on embedded images only")
-
-
-@dataclass
-class ModelConfig:
-    """Backbone widths and the optimiser."""
-
-    widths: tuple[int, ...] = param(
-        (32, 64, 128, 256), "encoder channels per level", source="Sec. 5, Case 1: 32/64/128/256"
-    )
-    lr: float = param(1e-3, "Adam learning rate", source="Sec. 5: Adam; lr not stated; ours", gt=0)
-    steps_per_epoch: int = param(
-        100,
-        "Adam steps per Trainer epoch (PSNR/SSIM logged per epoch)",
-        source="Alg. 1 line 35: log every 100 epochs (one step per epoch)",
+    window: int = param(
+        32,
+        "side of the ENL / CNR windows (see speckle_regions)",
+        source="not stated; our choice: 1/8 of the image side",
+        ge=2,
     )
 
 
@@ -777,72 +1382,145 @@ class PinnDenoiseConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     prior: PriorConfig = field(default_factory=PriorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    dncnn: DnCNNConfig = field(default_factory=DnCNNConfig)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(epochs=5, checkpoint_every=0, progress=True)
+        default_factory=lambda: TrainConfig(epochs=500, checkpoint_every=0, progress=False)
     )
     variants: tuple[str, ...] = param(
-        tuple(f"{b}-{p}-{q}" for b in BACKBONES for p in PRIORS for q in PROTOCOLS),
-        "PINN runs as backbone-prior-protocol (e.g. resunet-zg-blind)",
-        source="Table 4: every backbone x prior",
+        ("resu2net-zg-paper",),
+        "PINN runs as backbone-prior-protocol[-residual] (e.g. resunet-zg-blind-euler); "
+        "the first is the method, the reference of every comparison",
+        source="Table 4: every backbone x prior; Alg. 1's main procedure: ResU2Net (ZG)",
+        min_len=1,
     )
-    baselines: tuple[str, ...] = param(CLASSICAL, "classical filters: gaussian, tv, nlm")
-    seeds: tuple[int, ...] = param((0, 1, 2), "noise draw and network initialisation seeds")
-    timing_repeats: int = param(3, "repeats of each classical filter's timing")
-
-
-def paper_config() -> PinnDenoiseConfig:
-    """Table 4's setting as far as it is implemented: 256x256 grey images, Rayleigh speckle
-    (amplitude, ``L = 1``), widths 32-256, 500 Adam steps (Alg. 1: ``E = 500``), every
-    UNet/ResUNet x prior, both protocols."""
-    return PinnDenoiseConfig(train=TrainConfig(epochs=5, checkpoint_every=0))
-
-
-def smoke_config() -> PinnDenoiseConfig:
-    """CPU scale: two 32x32 grey images, AWGN sigma 25 (Table 6), ResUNet 8-16-32,
-    90 Adam steps, ZG in both protocols and heat blind, three seeds."""
-    return PinnDenoiseConfig(
-        data=DataConfig(images=("camera", "moon"), size=32, noise="awgn", level=25.0),
-        model=ModelConfig(widths=(8, 16, 32), lr=1e-2, steps_per_epoch=30),
-        train=TrainConfig(epochs=3, checkpoint_every=0, cpu=True, progress=False),
-        variants=("resunet-zg-paper", "resunet-zg-blind", "resunet-heat-blind"),
-        seeds=(0, 1, 2),
+    baselines: tuple[str, ...] = param(
+        BASELINES, "gaussian, tv, nlm, bm3d (classical) and dncnn-s", choices=BASELINES
     )
+    seeds: tuple[int, ...] = param(
+        (0, 1, 2), "noise draw and network initialisation seeds", min_len=1
+    )
+    timing_repeats: int = param(1, "timed repeats of each classical filter and DnCNN pass", ge=1)
+
+    def validate(self) -> None:
+        parsed = [_parse_variant(v) for v in self.variants]
+        for what, items in (("variants", self.variants), ("baselines", self.baselines)):
+            if len(set(items)) != len(items):
+                raise ConfigError(f"{what}: each name once, got {items}")
+        if len(set(self.data.images)) != len(self.data.images):
+            raise ConfigError(f"data.images: each image once, got {self.data.images}")
+        s = self.data.size
+        for b in sorted({p[0] for p in parsed}):
+            div, least = self.model.min_size(b)
+            if s % div or s < least:
+                raise ConfigError(
+                    f"data.size: {b} needs a multiple of {div} and >= {least} "
+                    f"(model widths/heights), got {s}"
+                )
+        if self.data.window > s // 2:
+            raise ConfigError(f"data.window must be <= data.size // 2 = {s // 2}")
+        if "dncnn-s" in self.baselines:
+            both = sorted(set(self.data.train_images) & set(self.data.images))
+            if both:
+                raise ConfigError(f"data.train_images: {both} are also test images")
+            if self.dncnn.patch > self.dncnn.image_size:
+                raise ConfigError("dncnn.patch must be <= dncnn.image_size")
 
 
-def _parse_variant(v: str) -> tuple[str, str, str]:
+def _parse_variant(v: str) -> tuple[str, str, str, str | None]:
+    """``backbone-prior-protocol[-residual]`` -> its parts (``residual`` None: the config's)."""
     parts = v.split("-")
-    if len(parts) != 3:
-        raise ConfigError(f"variant {v!r}: expected backbone-prior-protocol, e.g. resunet-zg-blind")
-    b, p, q = parts
-    for val, choices, what in (
-        (b, BACKBONES, "backbone"),
-        (p, PRIORS, "prior"),
-        (q, PROTOCOLS, "protocol"),
+    if len(parts) not in (3, 4):
+        raise ConfigError(
+            f"variant {v!r}: expected backbone-prior-protocol[-residual], e.g. resu2net-zg-paper"
+        )
+    for val, choices, what in zip(
+        parts,
+        (BACKBONES, PRIORS, PROTOCOLS, RESIDUALS),
+        ("backbone", "prior", "protocol", "residual"),
     ):
         if val not in choices:
             raise ConfigError(f"variant {v!r}: {what} must be one of {', '.join(choices)}")
-    return b, p, q
+    return parts[0], parts[1], parts[2], parts[3] if len(parts) == 4 else None
 
 
-def _check_config(cfg: PinnDenoiseConfig) -> None:
-    if not cfg.variants:
-        raise ConfigError("variants: give at least one backbone-prior-protocol")
-    for v in cfg.variants:
-        _parse_variant(v)
-    bad = [b for b in cfg.baselines if b not in CLASSICAL]
-    if bad:
-        raise ConfigError(f"baselines: expected some of {', '.join(CLASSICAL)}, got {bad}")
-    if not cfg.seeds:
-        raise ConfigError("seeds: give at least one seed")
-    if cfg.data.noise not in NOISES:
-        raise ConfigError(
-            f"data.noise: expected one of {', '.join(NOISES)}, got {cfg.data.noise!r}"
-        )
-    if cfg.loss.residual not in RESIDUALS:
-        raise ConfigError(f"loss.residual: expected euler or alg1, got {cfg.loss.residual!r}")
-    div = 2 ** (len(cfg.model.widths) - 1)
-    if cfg.data.size % div:
-        raise ConfigError(f"data.size must be a multiple of {div} for widths {cfg.model.widths}")
+def paper_config() -> PinnDenoiseConfig:
+    """Table 4's setting: 256x256 grey images, Rayleigh speckle (amplitude, ``L = 1``),
+    Algorithm 1 (``E = 500`` one-step epochs, early stop at loss ``< 1e-4``, residual
+    ``kappa F(u) - f(u)``), ResU2Net-ZG first (the method, Alg. 1's main procedure), then the
+    other 15 backbone x prior cells of Table 4 and ResU2Net-ZG in the blind protocol;
+    baselines Gaussian, TV, NLM, BM3D and DnCNN-S (17 layers)."""
+    cells = [f"{b}-{p}-paper" for b in BACKBONES for p in PRIORS]
+    cells.remove("resu2net-zg-paper")
+    return PinnDenoiseConfig(
+        variants=("resu2net-zg-paper", *cells, "resu2net-zg-blind"),
+        loss=LossConfig(residual="alg1"),
+        train=TrainConfig(epochs=500, checkpoint_every=0, progress=False),
+    )
+
+
+def smoke_config() -> PinnDenoiseConfig:
+    """CPU scale: two 32x32 grey images, AWGN sigma 25 (Table 6), Alg. 1's residual, 80
+    one-step epochs, two seeds; every backbone (U^2 nets with 5 stages RSU-6/5/4/4F/4F at
+    widths 8-16, UNets 8-16-32), ResU2Net-ZG also blind and with the Euler residual;
+    DnCNN-S at depth 7 and 16 channels, 2048 16x16 patches, 6 epochs, lr 3e-3 (our choice
+    for seconds on a CPU, not DnCNN-S's 17 layers of 64)."""
+    return PinnDenoiseConfig(
+        data=DataConfig(images=("camera", "moon"), size=32, noise="awgn", level=25.0, window=8),
+        model=ModelConfig(
+            widths=(8, 16, 32),
+            u2_heights=(6, 5, 4),
+            u2_dilated=2,
+            u2_widths=(8, 16, 16, 16, 16),
+            u2_mid=(4, 8, 8, 8, 8),
+            resu2_widths=(8, 8, 8, 8, 8),
+            resu2_mid=(4, 4, 4, 4, 4),
+            lr=1e-2,
+            log_every=10,
+        ),
+        dncnn=DnCNNConfig(
+            depth=7,
+            features=16,
+            patch=16,
+            patches=2048,
+            image_size=64,
+            batch_size=32,
+            epochs=6,
+            lr=3e-3,
+        ),
+        train=TrainConfig(epochs=80, checkpoint_every=0, cpu=True, progress=False),
+        variants=(
+            "resu2net-zg-paper",
+            "u2net-zg-paper",
+            "resunet-zg-paper",
+            "unet-heat-paper",
+            "resu2net-zg-paper-euler",
+            "resu2net-zg-blind",
+        ),
+        seeds=(0, 1),
+    )
+
+
+def _chw(img: np.ndarray) -> Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(img)).float()
+    return t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def _held_curve(
+    histories: Sequence[Sequence[dict[str, float]]], epochs: int, every: int
+) -> list[dict[str, float]]:
+    """Mean PSNR over images at epochs ``every, 2 every, ..., epochs``; a fit that stopped
+    early keeps its last score (its output no longer changes)."""
+    grid = sorted({*range(every, epochs + 1, every), epochs})
+    rows = []
+    for g in grid:
+        vals = []
+        for hist in histories:
+            logged = [h["psnr"] for h in hist if "psnr" in h and h["epoch"] <= g]
+            if logged:
+                vals.append(logged[-1])
+        if len(vals) == len(histories):
+            rows.append({"epoch": float(g), "psnr": float(np.mean(vals))})
+    return rows
 
 
 def _plot_grid(rows: list[tuple[str, np.ndarray, str]], path: Path, title: str) -> Path:
@@ -868,180 +1546,183 @@ def _plot_grid(rows: list[tuple[str, np.ndarray, str]], path: Path, title: str) 
 
 
 def recipe(cfg: PinnDenoiseConfig, out_dir: str | Path, *, data: object = None) -> dict[str, Any]:
-    """Denoise every (image, seed) with every PINN variant and classical filter; compare.
+    """Denoise every test image (seeded noise draw per seed) with every PINN variant and
+    baseline; compare with the method (``variants[0]``).
 
-    Writes ``metrics.json`` (PSNR/SSIM mean ± std over images x seeds, wall time per image,
-    time ratios and PSNR differences against the first PINN variant), ``comparison.md``,
-    ``psnr.png``, ``ssim.png``, ``examples.png`` (noisy / PINN paper / PINN blind / best
-    classical / clean) and ``psnr_curves.png`` (PSNR per epoch of the PINN fits).
+    Each (variant, seed) runs once through :func:`patrec.core.experiment.run_experiment`:
+    a PINN variant fits every image (Algorithm 1), DnCNN-S is trained once on
+    ``data.train_images`` and applied to every image, a filter runs on every image.
+    Metrics per variant (mean over images, then mean ± std over seeds): ``psnr``, ``ssim``,
+    ``enl``, ``cnr`` (dB), ``time_s`` (wall time per image: a whole fit for a PINN; one
+    forward pass for DnCNN-S, with ``train_time_s`` apart), ``psnr_by_image``; PINNs also
+    ``steps`` (Adam steps run) and ``stopped_early`` (fraction of fits the loss < 1e-4 rule
+    ended). ``metrics.json`` adds ``time_ratio_vs_ours`` and the clean images' ENL / CNR.
+    Plots: ``psnr.png``, ``ssim.png``, ``enl.png``, ``cnr.png``, ``psnr_by_image_by_group.png``,
+    ``psnr_curves.png`` (PINN fits), ``examples.png``; ``comparison.md`` is the table.
     """
-    from patrec.core.bench import time_call
-    from patrec.core.report import (
-        atomic_write_text,
-        plot_bars,
-        plot_curves,
-        summarize_seeds,
-        write_metrics,
-    )
+    import time
 
-    _check_config(cfg)
+    from patrec.core.bench import time_call
+    from patrec.core.experiment import Experiment, run_experiment
+    from patrec.core.report import atomic_write_text
+
+    validate_config(cfg)
+    if data is not None:
+        raise InputError("pinn_pde_denoise runs on embedded images (data.images); data= is unused")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    images = load_images(cfg.data.images, cfg.data.size, cfg.data.gray)
+    d = cfg.data
+    images = load_images(d.images, d.size, d.gray)
+    cleans = [_chw(img) for img in images]
+    regions = [speckle_regions(img, d.window) for img in images]
+    sigma = d.level / 255.0 if d.noise == "awgn" else None  # BM3D / NLM get the known sigma
+    ours = cfg.variants[0]
     names = ["noisy", *cfg.variants, *cfg.baselines]
-    rec: dict[str, dict[str, list[float]]] = {
-        n: {"psnr": [], "ssim": [], "time_s": []} for n in names
-    }
-    curves: dict[str, list[list[float]]] = {v: [] for v in cfg.variants}
-    example: dict[str, np.ndarray] = {}
-    for ii, img in enumerate(images):
-        clean_t = torch.from_numpy(img).float()
-        clean_t = clean_t.unsqueeze(0) if clean_t.dim() == 2 else clean_t.permute(2, 0, 1)
-        for seed in cfg.seeds:
-            noisy_t = add_noise(
-                clean_t,
-                cfg.data.noise,
-                cfg.data.level,
-                seed=1000 * ii + seed,
-                domain=cfg.data.speckle_domain,
+
+    @functools.cache
+    def noisy(seed: int) -> tuple[Tensor, ...]:
+        return tuple(
+            add_noise(c, d.noise, d.level, seed=1000 * ii + seed, domain=d.speckle_domain)
+            for ii, c in enumerate(cleans)
+        )
+
+    def measure(outs: Sequence[Tensor | np.ndarray]) -> dict[str, Any]:
+        s = [score(o, img) | speckle_metrics(np.clip(_to_hwc(o), 0, 1), r)
+             for o, img, r in zip(outs, images, regions, strict=True)]  # fmt: skip
+        m: dict[str, Any] = {k: float(np.mean([x[k] for x in s])) for k in s[0]}
+        m["psnr_by_image"] = {n: x["psnr"] for n, x in zip(d.images, s, strict=True)}
+        return m
+
+    def run_one(variant: str, seed: int, run_dir: Path) -> dict[str, Any]:
+        ys = noisy(seed)
+        res: dict[str, Any] = {}
+        more: dict[str, float] = {}
+        outs: list[Tensor | np.ndarray] = []
+        times: list[float] = []
+        if variant == "noisy":
+            outs, times = list(ys), [0.0] * len(ys)
+        elif variant in CLASSICAL:
+            for ii, y in enumerate(ys):
+                t = time_call(
+                    functools.partial(classical_denoise, _to_hwc(y), variant, sigma=sigma),
+                    repeats=cfg.timing_repeats,
+                    warmup=1 if ii == 0 else 0,
+                )
+                outs.append(t.result)
+                times.append(t.median)
+        elif variant == "dncnn-s":
+            t0 = time.perf_counter()
+            net, hist = train_dncnn(
+                load_images(d.train_images, cfg.dncnn.image_size, d.gray),
+                d.noise,
+                d.level,
+                cfg=cfg.dncnn,
+                train=dataclasses.replace(cfg.train, seed=seed),
+                domain=d.speckle_domain,
             )
-            noisy_np = _to_hwc(noisy_t)
-            first = ii == 0 and seed == cfg.seeds[0]
-            s = score(noisy_np, img)
-            for k in ("psnr", "ssim"):
-                rec["noisy"][k].append(s[k])
-            rec["noisy"]["time_s"].append(0.0)
-            if first:
-                example["noisy"], example["clean"] = noisy_np, img
-            for v in cfg.variants:
-                b, p, q = _parse_variant(v)
-                prior = dataclasses.replace(cfg.prior, name=p)
-                tcfg = dataclasses.replace(cfg.train, seed=seed)
+            more["train_time_s"] = time.perf_counter() - t0
+            dev = next(net.parameters()).device
+
+            def denoise(y: Tensor) -> Tensor:
+                with torch.no_grad():
+                    out: Tensor = net(y[None].to(dev))[0].cpu()
+                return out
+
+            for y in ys:
+                t = time_call(functools.partial(denoise, y), repeats=cfg.timing_repeats)
+                outs.append(t.result)
+                times.append(t.median)
+            res |= {"model": net, "example": ys[0][None], "history": hist}
+        else:
+            backbone, prior, protocol, residual = _parse_variant(variant)
+            fits: list[FitResult] = []
+            for y, c in zip(ys, cleans, strict=True):
                 t = time_call(
                     functools.partial(
                         fit_pinn,
-                        noisy_t,
-                        clean_t,
-                        protocol=q,
-                        backbone=b,
-                        widths=cfg.model.widths,
-                        prior=prior,
-                        loss=cfg.loss,
-                        lr=cfg.model.lr,
-                        steps_per_epoch=cfg.model.steps_per_epoch,
-                        train=tcfg,
+                        y,
+                        c,
+                        protocol=protocol,
+                        backbone=backbone,
+                        model=cfg.model,
+                        prior=dataclasses.replace(cfg.prior, name=prior),
+                        loss=dataclasses.replace(cfg.loss, residual=residual or cfg.loss.residual),
+                        train=dataclasses.replace(cfg.train, seed=seed),
                     ),
                     repeats=1,
                     warmup=0,
                 )
-                res: FitResult = t.result
-                s = score(res.denoised, clean_t)
-                for k in ("psnr", "ssim"):
-                    rec[v][k].append(s[k])
-                rec[v]["time_s"].append(t.median)
-                curves[v].append([h.get("psnr", float("nan")) for h in res.history])
-                if first:
-                    example[v] = _to_hwc(res.denoised)
-            for bname in cfg.baselines:
-                t = time_call(
-                    functools.partial(classical_denoise, noisy_np, bname),
-                    repeats=cfg.timing_repeats,
-                    warmup=1,
-                )
-                s = score(t.result, img)
-                for k in ("psnr", "ssim"):
-                    rec[bname][k].append(s[k])
-                rec[bname]["time_s"].append(t.median)
-                if first:
-                    example[bname] = t.result
+                fits.append(t.result)
+                outs.append(t.result.denoised)
+                times.append(t.median)
+            more["steps"] = float(np.mean([f.steps for f in fits]))
+            more["stopped_early"] = float(np.mean([f.stopped for f in fits]))
+            res |= {
+                "model": fits[0].model,
+                "example": ys[0][None],
+                "history": _held_curve(
+                    [f.history for f in fits], cfg.train.epochs, cfg.model.log_every
+                ),
+            }
+        metrics = measure(outs)
+        metrics["time_s"] = float(np.mean(times))
+        res["metrics"] = {**metrics, **more}
+        first = outs[0] if isinstance(outs[0], Tensor) else _chw(np.asarray(outs[0]))
+        res["tensors"] = {"first": first.float().contiguous()}
+        return res
 
-    ours = cfg.variants[0]
-    t_ours = float(np.mean(rec[ours]["time_s"]))
-    p_ours = np.asarray(rec[ours]["psnr"])
-    variants: dict[str, dict[str, Any]] = {}
-    for n in names:
-        tm = float(np.mean(rec[n]["time_s"]))
-        variants[n] = {
-            "psnr": summarize_seeds(rec[n]["psnr"]),
-            "ssim": summarize_seeds(rec[n]["ssim"]),
-            "time_s": tm,
-            f"time_ratio_vs_{ours}": tm / t_ours if t_ours > 0 else float("nan"),
-            f"psnr_minus_{ours}": float(np.mean(np.asarray(rec[n]["psnr"]) - p_ours)),
-        }
-    bars = {n: variants[n]["psnr"] for n in names}
-    plots = [
-        plot_bars(
-            bars,
-            out / "psnr.png",
-            title=f"PSNR (dB), {cfg.data.noise} {cfg.data.level:g}",
-            ylabel="PSNR (dB)",
-            highlight=ours,
-        ),
-        plot_bars(
-            {n: variants[n]["ssim"] for n in names},
-            out / "ssim.png",
-            title="SSIM",
-            ylabel="SSIM",
-            highlight=ours,
-        ),
-    ]
-    plots.append(
-        plot_curves(
-            curves,
-            out / "psnr_curves.png",
-            xlabel=f"epoch ({cfg.model.steps_per_epoch} steps)",
-            ylabel="PSNR (dB)",
-            title="PINN fits: PSNR vs clean per epoch",
-        )
-    )
-    best_cls = (
-        max(cfg.baselines, key=lambda n: variants[n]["psnr"]["mean"]) if cfg.baselines else None
-    )
-    paper_v = next((v for v in cfg.variants if v.endswith("-paper")), None)
-    blind_v = next((v for v in cfg.variants if v.endswith("-blind")), None)
-    row_names: list[str | None] = ["noisy", paper_v, blind_v, best_cls, "clean"]
-    rows = []
-    for rn in row_names:
-        if rn is None or rn not in example:
-            continue
-        sub = "" if rn == "clean" else f"{score(example[rn], example['clean'])['psnr']:.2f} dB"
-        label = {paper_v: f"PINN paper\n{paper_v}", blind_v: f"PINN blind\n{blind_v}"}.get(rn, rn)
-        rows.append((label, example[rn], sub))
-    plots.append(
-        _plot_grid(rows, out / "examples.png", f"{cfg.data.images[0]}, seed {cfg.seeds[0]}")
-    )
+    clean_sp = [speckle_metrics(img, r) for img, r in zip(images, regions, strict=True)]
+    extra: dict[str, Any] = {
+        "images": list(d.images),
+        "noise": {"kind": d.noise, "level": d.level, "domain": d.speckle_domain},
+        "max_steps": cfg.train.epochs,
+        "residual": cfg.loss.residual,
+        "clean_speckle": {k: float(np.mean([c[k] for c in clean_sp])) for k in ("enl", "cnr")},
+        "timing_note": "PINN: one whole per-image fit; filters and DnCNN-S: median of repeats",
+    }
 
-    lines = [
-        f"| method | PSNR (dB) | SSIM | time/image (s) | time / {ours} | PSNR - {ours} |",
-        "|---|---|---|---|---|---|",
-    ]
-    for n in names:
-        m = variants[n]
-        lines.append(
-            f"| {n} | {m['psnr']['mean']:.2f} ± {m['psnr']['std']:.2f} | "
-            f"{m['ssim']['mean']:.3f} ± {m['ssim']['std']:.3f} | {m['time_s']:.4f} | "
-            f"{m[f'time_ratio_vs_{ours}']:.4g} | {m[f'psnr_minus_{ours}']:+.2f} |"
-        )
-    table = "\n".join(lines) + "\n"
-    atomic_write_text(out / "comparison.md", table)
-    print(table)
-    return write_metrics(
+    def plots(exp: Experiment) -> list[Path]:
+        rows = exp.metrics["variants"]
+        t_ours = rows[ours]["time_s"]["mean"]
+        extra["time_ratio_vs_ours"] = {n: rows[n]["time_s"]["mean"] / t_ours for n in names}
+        lines = [
+            f"| variant | PSNR (dB) | SSIM | ENL | CNR (dB) | time/image (s) | time / {ours} |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for n in names:
+            m = rows[n]
+            lines.append(
+                f"| {n} | {m['psnr']['mean']:.2f} ± {m['psnr']['std']:.2f} | "
+                f"{m['ssim']['mean']:.3f} | {m['enl']['mean']:.3g} | {m['cnr']['mean']:.2f} | "
+                f"{m['time_s']['mean']:.4g} | {extra['time_ratio_vs_ours'][n]:.3g} |"
+            )
+        atomic_write_text(out / "comparison.md", "\n".join(lines) + "\n")
+        firsts = {n: _to_hwc(exp.results[n][0]["tensors"]["first"]) for n in names}
+        classical = [b for b in cfg.baselines if b in CLASSICAL]
+        best = max(classical, key=lambda n: rows[n]["psnr"]["mean"]) if classical else None
+        blind = next((v for v in cfg.variants[1:] if "-blind" in v), None)
+        show = [n for n in ("noisy", ours, blind, best, "dncnn-s") if n in firsts]
+        grid = [(n, firsts[n], f"{score(firsts[n], images[0])['psnr']:.2f} dB") for n in show]
+        grid.append(("clean", images[0], ""))
+        title = f"{d.images[0]}, {d.noise} {d.level:g}, seed {cfg.seeds[0]}"
+        return [_plot_grid(grid, out / "examples.png", title)]
+
+    return run_experiment(
         out,
         method="scientific-ml/pinn_pde_denoise",
-        variants=variants,
+        variants=names,
+        seeds=cfg.seeds,
+        run_one=run_one,
         primary="psnr",
         ours=ours,
-        baselines=[n for n in names if n != ours],
-        plots=plots,
-        extra={
-            "images": list(cfg.data.images),
-            "noise": {"kind": cfg.data.noise, "level": cfg.data.level},
-            "seeds": list(cfg.seeds),
-            "steps": cfg.train.epochs * cfg.model.steps_per_epoch,
-            "time_reference": ours,
-            "timing_note": "PINN: one full per-image fit; classical: median of repeats",
+        bars=["psnr", "ssim", "enl", "cnr"],
+        curves={
+            "psnr": f"PINN fits: PSNR vs clean, scored every {cfg.model.log_every} epochs "
+            "(x: score index; mean over images)"
         },
-    )
+        labels={"psnr": "PSNR (dB)", "cnr": "CNR (dB)", "psnr_by_image": "PSNR (dB)"},
+        extra=extra,
+        plots=plots,
+    ).metrics
 
 
 METHOD = Method(
@@ -1057,36 +1738,66 @@ METHOD = Method(
     config=PinnDenoiseConfig,
     presets={"paper": paper_config, "smoke": smoke_config},
     recipe=recipe,
+    model="patrec.scientific_ml.pinn_pde_denoise:PinnDenoiser",
     baselines=(
+        "noisy: the input itself",
         "gaussian: skimage.filters.gaussian",
         "tv: denoise_tv_chambolle",
-        "nlm: denoise_nl_means (estimate_sigma)",
-        "noisy: the input itself",
+        "nlm: denoise_nl_means",
+        "bm3d: the bm3d package (Table 6)",
+        "dncnn-s: DnCNN-S trained in the run on other embedded images (Table 6)",
+        "the other backbone x prior cells of Table 4, the blind protocol, the Euler residual",
     ),
     status="done",
     summary=(
-        "Per-image fit of a UNet/ResUNet under eq. 10 (PDE residual of a heat, diffusion, MPMC "
-        "or ZG prior + L1 + MSE + initial + Dirichlet boundary terms, Alg. 1 weights), in the "
-        "paper's protocol (clean image in the loss) and a blind one (clean image only scores), "
-        "beside scikit-image filters with time ratios. U2Net/ResU2Net are not implemented."
+        "Per-image fit (Algorithm 1) of a UNet, ResUNet, U2Net or ResU2Net (nested residual "
+        "U-blocks, side outputs fused, deep supervision) under eq. 10: the PDE residual of a "
+        "heat, diffusion, MPMC or ZG prior (Alg. 1's kappa F(u) - f(u), or an implicit Euler "
+        "step) + L1 + MSE + initial + Dirichlet boundary terms with Alg. 1's weights, early "
+        "stop at loss < 1e-4; in the paper's protocol (clean image in the loss) and a blind "
+        "one, against Gaussian/TV/NLM filters, BM3D and a DnCNN-S trained in the run; PSNR, "
+        "SSIM, ENL, CNR and time ratios to the method (ResU2Net-ZG)."
     ),
     paper_numbers={
         "Table 4 (speckle, RESISC/AID), PSNR/SSIM": (
-            "ResU2Net-ZG 42.24/0.98 (best); ResUNet-ZG 29.90/0.87; UNet-heat 15.01/0.75"
+            "ResU2Net-ZG 42.24/0.98 (best); U2Net-ZG 30.82/0.89; ResUNet-ZG 29.90/0.87; "
+            "UNet-heat 15.01/0.75"
         ),
-        "Table 6 (AWGN sigma 25, 10 test images), PSNR": "ResU2Net-ZG 39.58 vs DnCNN-S 30.43",
+        "Table 5, ENL/CNR (dB)": "ResU2Net-ZG 22.24/9.61; UNet-heat 8.01/2.55",
+        "Table 6 (AWGN sigma 25, 10 test images), PSNR": (
+            "ResU2Net-ZG 39.58 vs DnCNN-S 30.43, BM3D 29.98"
+        ),
         "protocol": "Alg. 1 fits each image with its clean reference inside the loss",
     },
     measured={
-        "smoke (camera+moon 32x32 grey, AWGN sigma 25, ResUNet 8-16-32, 90 Adam steps, "
-        "2 images x 3 seeds), PSNR dB / SSIM": (
-            "noisy 20.48/0.42; PINN ZG paper protocol 29.35/0.75; PINN ZG blind 22.50/0.49; "
-            "PINN heat blind 23.32/0.51; Gaussian 27.52/0.73; TV 28.66/0.79; NLM 28.39/0.77. "
-            "With the clean image in the loss the PINN tops the filters (+0.7 dB over TV); "
-            "blind, it gains only 2-3 dB over the input and stays 5-6 dB below TV/NLM"
+        "smoke (camera+moon 32x32 grey, AWGN sigma 25, 80 one-step epochs, Alg. 1 residual, "
+        "2 images x 2 seeds), PSNR dB / SSIM": (
+            "noisy 20.54/0.42; ResU2Net-ZG (the method) 24.82 ± 1.42/0.73; U2Net-ZG 25.53/0.70; "
+            "ResUNet-ZG 25.67/0.65; UNet-heat 22.39/0.68; ResU2Net-ZG with the Euler residual "
+            "31.35 ± 0.30/0.85; ResU2Net-ZG blind 22.55/0.59; Gaussian 27.55/0.74; TV "
+            "28.47/0.78; NLM 28.44/0.78; BM3D 29.01/0.81; DnCNN-S (depth 7, trained in the run) "
+            "27.58/0.72"
         ),
-        "time per image (2 cores, heavily shared)": (
-            "a PINN fit takes ~4-7 s; TV is ~4e-4 x and NLM ~1.5e-3 x of the ZG fit's time"
+        "what reproduces": (
+            "ResU2Net-ZG beats UNet-heat (+2.4 dB, Table 4's corner cells) and Table 5's order "
+            "holds (ENL 567 vs 446, CNR 14.2 vs 6.0 dB), but with Alg. 1's residual "
+            "kappa F(u) - f(u) the method is 4.2 dB below BM3D and 2.8 dB below DnCNN-S, not "
+            "9 dB above (Table 6), and not above U2Net/ResUNet; its fits are still rising at "
+            "80 steps. With the Euler residual the same fit tops every baseline (+2.3 dB over "
+            "BM3D), but only because the clean image is in its loss: blind, it gains 2 dB"
+        ),
+        "time per image (2 shared cores, 1 thread, load ~6-12)": (
+            "ResU2Net fit 27 s, U2Net 22 s, ResUNet 6 s, UNet 4 s; BM3D 1.2 s (0.045 x the "
+            "method), NLM 6 ms, DnCNN-S 4 ms per image after 36 s of training; the whole smoke "
+            "run ~8 min (~2 min expected idle)"
         ),
     },
+    test_overrides=(
+        "seeds=0",
+        "data.images=camera",
+        "train.epochs=3",
+        "model.log_every=3",
+        "dncnn.epochs=1",
+        "dncnn.patches=64",
+    ),
 )
