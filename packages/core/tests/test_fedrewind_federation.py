@@ -14,10 +14,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from patrec.core import get_method
+from patrec.core.config import validate_config
 from patrec.core.errors import ConfigError, InputError
 from patrec.core.fedrewind import (
-    SERVER,
+    ALL_VARIANTS,
+    METHOD,
     CyclicTopology,
     Federation,
     FederationConfig,
@@ -27,15 +28,19 @@ from patrec.core.fedrewind import (
     InProcessExchange,
     LocalTraining,
     Phase,
+    accuracy_matrix,
     fedavg,
     initial_state,
+    load_data,
     phase_seed,
     recipe,
     rewind_schedule,
     rewind_targets,
     run_node,
     run_server,
+    split_data,
 )
+from patrec.core.hub import verify_saved_model
 from patrec.core.nn import SmallCNN
 from patrec.core.train import TrainConfig, state_digest
 
@@ -167,7 +172,10 @@ def test_fedavg_server_model_is_the_sample_weighted_mean_of_the_nodes():
     assert res.server_state is not None
     for k, v in expect.items():
         assert torch.equal(res.server_state[k], v), k
-    assert 0.0 <= res.history[-1]["server_accuracy"] <= 1.0
+    srv = res.server_model()
+    assert srv is not None
+    want = np.mean([accuracy_matrix([srv], [ts])[0, 0] for ts in sets])
+    assert res.history[-1]["server_accuracy"] == pytest.approx(want)  # M_s on every test set
     # with the cyclic predecessor as "previous node", every node's data served one rewind
     assert {r.data for r in res.log if r.phase == "rewind" and r.round == 1} == {0, 1, 2}
 
@@ -225,7 +233,6 @@ def test_separate_nodes_over_a_file_exchange_match_the_in_process_run(tmp_path, 
     assert _digests([n.state for n in nodes]) == _digests(ref.states)
     if server is not None:
         assert _digests([server.state]) == _digests([ref.server_state])
-    assert SERVER == -1
 
 
 class _Records(Dataset):
@@ -266,7 +273,7 @@ def test_any_classifier_and_map_style_dataset_train_without_glue():
 def test_bad_input_gives_clear_errors():
     sets, local = _sets(), _local(epochs=2)
     ok = FederationConfig(rounds=1, rewind_fraction=0.5)
-    with pytest.raises(InputError, match="at least 2 nodes"):
+    with pytest.raises(InputError, match="nodes .* must be >= 2"):
         Federation(_model_fn, sets[:1], ok, local=local)
     with pytest.raises(InputError, match="one test set per node"):
         Federation(_model_fn, sets, ok, local=local, test_sets=sets[:2])
@@ -278,7 +285,7 @@ def test_bad_input_gives_clear_errors():
         Federation(_model_fn, [sets[0], TensorDataset(torch.zeros(0, 1, 8, 8))], ok, local=local)
     with pytest.raises(ConfigError, match="rounds to 0"):
         Federation(_model_fn, sets, FederationConfig(rewind_fraction=0.1), local=local)
-    with pytest.raises(ConfigError, match=r"\[0, 0.5\]"):
+    with pytest.raises(ConfigError, match=r"rewind_fraction must be <= 0.5, got 0.7"):
         Federation(_model_fn, sets, FederationConfig(rewind_fraction=0.7), local=local)
     with pytest.raises(ConfigError, match="no source node"):
         Federation(
@@ -320,28 +327,54 @@ TINY = [
 
 
 def _cfg(*extra: str):
-    return get_method("core/fedrewind").make_config("smoke", TINY + list(extra))
+    return METHOD.make_config("smoke", TINY + list(extra))
 
 
 def test_presets_follow_the_paper():
-    m = get_method("core/fedrewind")
+    m = METHOD
     paper = m.make_config("paper")
     assert paper.data.name == "cifar10" and paper.data.num_nodes == 10
     assert paper.data.alpha == 0.25 and paper.fed.rounds == 50
     assert paper.train.epochs == 10 and paper.fed.rewind_fraction == 0.1
     assert paper.optim.lr == 0.001 and paper.model.backbone == "resnet18"
     assert tuple(rewind_schedule(paper.train.epochs, paper.fed.rewind_fraction)) == (8, 1, 1)
+    assert paper.continual.dataset == "cifar100" and paper.continual.num_tasks == 10
+    assert paper.continual.epochs == 3  # Sec. 4.2: E = 3 for the continual runs
+    assert set(paper.variants) == set(ALL_VARIANTS)
     smoke = m.make_config("smoke")
     assert smoke.data.name == "digits" and len(smoke.seeds) >= 3
-    assert {"cwt", "cwt_rewind", "fedavg", "fedavg_rewind"} <= set(smoke.variants)
+    assert set(smoke.variants) == set(ALL_VARIANTS)  # every table's rows, joint included
 
 
-def test_recipe_writes_metrics_and_plots(tmp_path):
-    cfg = _cfg("seeds=0,1", "variants=cwt,cwt_rewind,fedavg_rewind")
+def test_recipe_with_the_test_overrides_leaves_the_server_model(tmp_path):
+    """The contract path: ``<out>/model/`` reloads, reproduces its outputs, and is M_s^(T)."""
+    cfg = METHOD.make_config(
+        "smoke", [*METHOD.test_overrides, "variants=fedavg_rewind,joint", "train.progress=false"]
+    )
+    saved = recipe(cfg, tmp_path)
+    assert saved["ours"] == "fedavg_rewind" and set(saved["compare"]) == {"joint"}
+    assert verify_saved_model(tmp_path / "model", SmallCNN) < 1e-5
+    model = METHOD.load_model(tmp_path / "model")
+    assert isinstance(model, SmallCNN) and model.stage_channels == (4, 8)
+    split = split_data(cfg, load_data(cfg), 0)
+    got = np.mean([accuracy_matrix([model], [ts])[0, 0] for ts in split.test])
+    want = saved["variants"]["fedavg_rewind"]["server_accuracy"]["values"][0]
+    assert got == pytest.approx(want, abs=1e-6)  # the saved model is the server's M_s^(T)
+
+
+@pytest.mark.slow
+def test_recipe_writes_metrics_plots_and_the_server_model(tmp_path):
+    cfg = _cfg(
+        "seeds=0,1",
+        "variants=cwt,cwt_rewind,fedavg_rewind,joint,fedavg_pass,fedavg_pass_rewind",
+        "continual.num_tasks=2",
+        "continual.rounds_per_task=1",
+    )
     metrics = recipe(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["ours"] == "cwt_rewind" and saved["primary"] == "FA"
-    assert set(saved["compare"]) == {"cwt", "fedavg_rewind"}
+    # the continual runs have their own metric (Table 5); they are not FA baselines
+    assert set(saved["compare"]) == {"cwt", "fedavg_rewind", "joint"}
     for v in ("cwt", "cwt_rewind", "fedavg_rewind"):
         for k in ("FA", "FF", "PFA"):
             s = saved["variants"][v][k]
@@ -349,17 +382,36 @@ def test_recipe_writes_metrics_and_plots(tmp_path):
         # chance is 0.1; two short rounds on skewed nodes already do better
         assert saved["variants"][v]["PFA"]["mean"] > 0.3
         assert saved["variants"][v]["FA"]["mean"] > 0.15
+    joint = saved["variants"]["joint"]
+    assert joint["FF"] is None and joint["PFA"] == joint["FA"]  # Tables 2-3: FF N/A, PFA = FA
+    assert joint["FA"]["mean"] > saved["variants"]["cwt"]["FA"]["mean"]  # the upper bound
     assert saved["variants"]["cwt_rewind"]["schedule"] == "1/1/1"
     assert saved["variants"]["cwt"]["schedule"] == "3/0/0"
-    assert 0.0 <= saved["variants"]["fedavg_rewind"]["server_accuracy"]["mean"] <= 1.0
-    gain = saved["rewind_gain"]["cwt_rewind"]
-    assert gain["vs"] == "cwt" and math.isfinite(gain["FA"]["mean"])
-    for name in ("accuracy_matrix.png", "federation_metrics.png", "fa_curves.png",
-                 "partition.png"):  # fmt: skip
+    assert saved["variants"]["fedavg_pass_rewind"]["schedule"] == "1/1/1"
+    for v in ("fedavg_pass", "fedavg_pass_rewind"):
+        assert set(saved["variants"][v]) == {"accuracy", "schedule"}
+        assert 0.0 <= saved["variants"][v]["accuracy"]["mean"] <= 1.0
+    gain = saved["rewind_gain"]
+    assert set(gain) == {"cwt_rewind", "fedavg_pass_rewind"}  # fedavg is not run: no pair
+    assert gain["cwt_rewind"]["vs"] == "cwt" and gain["fedavg_pass_rewind"]["vs"] == "fedavg_pass"
+    fa = saved["variants"]
+    want = [a - b for a, b in zip(fa["cwt_rewind"]["FA"]["values"], fa["cwt"]["FA"]["values"],
+                                  strict=True)]  # fmt: skip
+    assert gain["cwt_rewind"]["FA"]["values"] == pytest.approx(want)
+    for name in ("accuracy_matrix.png", "FA.png", "FF.png", "PFA.png", "accuracy.png",
+                 "FA_curves.png", "accuracy_curves.png", "partition.png"):  # fmt: skip
+        assert name in saved["plots"]
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     run = json.loads((tmp_path / "runs/cwt_rewind/seed1/result.json").read_text())
     assert np.asarray(run["accuracy_matrix"]).shape == (3, 3)
     assert len(run["history"]) == 2
+    # <out>/model/ is the FedAvg + Rewind server model M_s^(T) of the first seed
+    assert verify_saved_model(tmp_path / "model", SmallCNN) < 1e-5
+    model = METHOD.load_model(tmp_path / "model")
+    assert isinstance(model, SmallCNN)
+    split = split_data(cfg, load_data(cfg), 0)
+    got = np.mean([accuracy_matrix([model], [ts])[0, 0] for ts in split.test])
+    assert got == pytest.approx(fa["fedavg_rewind"]["server_accuracy"]["values"][0], abs=1e-6)
     # a finished run is read back, not retrained
     stamp = (tmp_path / "runs/cwt/seed0/result.json").stat().st_mtime_ns
     again = recipe(cfg, tmp_path)
@@ -370,9 +422,16 @@ def test_recipe_writes_metrics_and_plots(tmp_path):
 def test_recipe_rejects_bad_config():
     with pytest.raises(ConfigError, match="variants"):
         recipe(_cfg("variants=cwt,fedprox"), "unused")
-    with pytest.raises(ConfigError, match=r"\[0, 0.5\]"):
+    with pytest.raises(ConfigError, match=r"fed.rewind_fraction must be <= 0.5"):
         recipe(_cfg("fed.rewind_fraction=0.6"), "unused")
     with pytest.raises(ConfigError, match="num_nodes"):
         recipe(_cfg("data.num_nodes=1"), "unused")
     with pytest.raises(ConfigError, match="alpha"):
         recipe(_cfg("data.alpha=0"), "unused")
+    with pytest.raises(ConfigError, match="rounds to 0"):  # validate(): eq. 2 must fit E
+        recipe(_cfg("train.epochs=4", "fed.rewind_fraction=0.1"), "unused")
+    with pytest.raises(ConfigError, match="rounds to 0"):  # the same for the continual E
+        recipe(_cfg("variants=fedavg_pass_rewind", "continual.rewind_fraction=0.1"), "unused")
+    # a plain variant does not need the rewind to fit E
+    cfg = validate_config(_cfg("variants=cwt", "train.epochs=4", "fed.rewind_fraction=0.1"))
+    assert cfg.variants == ("cwt",)
