@@ -578,9 +578,10 @@ class U2Net(nn.Module):
     ``cat(up(d_{i+1}), e_i)``, with ``widths[max(i - 1, 0)]`` output channels (U^2-Net's
     channel plan) and ``mid[i]`` middle channels (U^2-Net's first decoder stage uses half of
     ``mid[0]``; ours keeps ``mid[0]``: +1% parameters). ``stage_sum`` adds ``e_i``
-    (1x1-projected if the widths differ) to the decoder output ``d_i``: Case 4's "element-wise summation between encoder and decoder
-    outputs". Side outputs: a 3x3 conv to ``out_channels`` on each ``d_i`` and on the
-    deepest encoder stage, upsampled to the input; a 1x1 conv fuses them into ``d0``.
+    (1x1-projected if the widths differ) to the decoder output ``d_i``: Case 4's
+    "element-wise summation between encoder and decoder outputs". Side outputs: a 3x3
+    conv to ``out_channels`` on each ``d_i`` and on the deepest encoder stage, upsampled
+    to the input; a 1x1 conv fuses them into ``d0``.
 
     Args:
         widths: output channels of each stage (``len(heights) + dilated`` of them).
