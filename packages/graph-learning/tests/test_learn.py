@@ -16,14 +16,19 @@ from patrec.graph_learning.learn import (
     LEARNNet,
     SiameseNet,
     cosine_scores,
+    danmf_embedding,
+    danmf_objective,
     deepwalk_embedding,
     domination_samples,
     fit_learn,
     learn_loss,
+    line_embedding,
     node2vec_embedding,
     normalize_weights,
     relation_target,
     sample_pairs,
+    sdne_embedding,
+    sdne_loss,
     smoke_config,
     spectral_embedding,
     vertex_features,
@@ -38,7 +43,7 @@ def test_relation_target_is_alpha_power_times_path_weights():
     assert relation_target(1, 0.6) == 1.0
     assert relation_target(3, 0.6) == pytest.approx(0.36)
     assert relation_target(2, 0.8, [0.5, 0.25]) == pytest.approx(0.8 * 0.125)
-    with pytest.raises(InputError, match=r"open interval \(0, 1\)"):
+    with pytest.raises(InputError, match="alpha must be < 1"):
         relation_target(2, 1.0)
     with pytest.raises(InputError, match="k must be"):
         relation_target(0, 0.5)
@@ -206,7 +211,7 @@ def test_siamese_relation_is_symmetric_and_one_at_zero_distance():
     torch.testing.assert_close(x, torch.where(pre > 0, pre, 0.01 * pre))
     with pytest.raises(InputError, match=r"\(B, 7\)"):
         net(a[:, :3], b)
-    with pytest.raises(InputError, match="as many rows"):
+    with pytest.raises(InputError, match="B = 6"):
         net(a, b[:2])
 
 
@@ -217,9 +222,9 @@ def test_learn_net_matches_the_siamese_net_and_checks_ids():
     src, dst = torch.tensor([0, 3, 3, 4]), torch.tensor([1, 1, 3, 0])
     torch.testing.assert_close(net(src, dst), net.siamese(feats[src], feats[dst]))
     assert net.embeddings().shape == (5, 4)
-    with pytest.raises(InputError, match="unknown vertices"):
+    with pytest.raises(InputError, match=r"dst must hold values in \[0, 4\]"):
         net(torch.tensor([0]), torch.tensor([5]))
-    with pytest.raises(InputError, match="integer"):
+    with pytest.raises(InputError, match="int dtype"):
         net(torch.tensor([0.0]), torch.tensor([1.0]))
 
 
@@ -250,7 +255,7 @@ def test_loss_rejects_bad_input():
     z = torch.zeros(3)
     with pytest.raises(InputError, match=r"\[0, 1\]"):
         learn_loss(z, torch.tensor([0.0, 1.5, 0.2]))
-    with pytest.raises(InputError, match="must match"):
+    with pytest.raises(InputError, match="B = 3"):
         learn_loss(z, torch.zeros(2))
     with pytest.raises(InputError, match="lam"):
         learn_loss(z, torch.zeros(3), lam=-1.0)
@@ -301,6 +306,69 @@ def test_baselines_shapes_and_determinism():
     assert s.shape == (15, 13)  # capped at n - 2
     with pytest.raises(InputError, match="dim"):
         deepwalk_embedding(g, 0)
+
+
+def _two_cliques() -> nx.Graph:
+    g = nx.disjoint_union(nx.complete_graph(5), nx.complete_graph(5))
+    g.add_edge(0, 5)  # one bridge
+    return g
+
+
+def _within_minus_across(emb: np.ndarray) -> float:
+    x = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    sim = x @ x.T
+    side = np.arange(10) // 5
+    same = side[:, None] == side[None, :]
+    off = ~np.eye(10, dtype=bool)
+    return float(sim[same & off].mean() - sim[~same].mean())
+
+
+def test_line_embeds_the_two_cliques_apart():
+    g = _two_cliques()
+    e = line_embedding(g, 8, samples=3000, seed=0)
+    assert e.shape == (10, 8) and np.isfinite(e).all()
+    # each order's half is L2-normalised per vertex, as LINE concatenates them
+    np.testing.assert_allclose(np.linalg.norm(e[:, :4], axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(e[:, 4:], axis=1), 1.0, rtol=1e-5)
+    assert _within_minus_across(e) > 0.3
+    assert np.array_equal(e, line_embedding(g, 8, samples=3000, seed=0))
+    with pytest.raises(InputError, match="dim"):
+        line_embedding(g, 1)
+
+
+def test_sdne_loss_by_hand_and_its_embedding():
+    s = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    s_hat = torch.tensor([[0.5, 0.5], [0.0, 0.0]])
+    y = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    # L_2nd: row 0: 0.5^2 + (10 * 0.5)^2; row 1: (10 * 1)^2 + 0; L_1st: 2 * 1 * 25
+    expect = 0.25 + 25.0 + 100.0 + 0.2 * 50.0
+    got = sdne_loss(s, s_hat, y, s, alpha=0.2, beta=10.0)
+    assert float(got) == pytest.approx(expect, rel=1e-6)
+    with pytest.raises(InputError, match="s_batch"):
+        sdne_loss(s, s_hat, y, torch.zeros(3, 3), alpha=0.2, beta=10.0)
+    e = sdne_embedding(_two_cliques(), (16, 4), epochs=300, lr=1e-2, batch_size=16, seed=0)
+    assert e.shape == (10, 4) and np.isfinite(e).all()
+    assert _within_minus_across(e - e.mean(0)) > 0.3
+
+
+def test_danmf_updates_decrease_its_loss_and_stay_nonnegative():
+    g = _two_cliques()
+    emb, hist = danmf_embedding(g, (6, 2), iters=30, seed=0, return_history=True)
+    assert emb.shape == (10, 2) and (emb >= 0).all()
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(hist, hist[1:]))  # multiplicative updates
+    assert hist[-1] < hist[0]
+    # the two communities load on different factors (DANMF reads communities off V_p)
+    comm = emb.argmax(1)
+    assert len(set(comm[:5])) == 1 and len(set(comm[5:])) == 1 and comm[0] != comm[5]
+    # the loss by hand on a 2-vertex graph: ||A - Z V||^2 + ||V - Z^T A||^2 + lam tr(V L V^T)
+    a = np.array([[0.0, 1.0], [1.0, 0.0]])
+    z, v = [np.array([[1.0], [0.0]])], np.array([[0.5, 2.0]])
+    rec = np.square(a - z[0] @ v).sum()  # [[0.5, 2], [0, 0]] vs A
+    enc = np.square(v - z[0].T @ a).sum()  # [0.5, 2] vs [0, 1]
+    lap = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    expect = rec + enc + 0.5 * float((v @ lap @ v.T).item())
+    assert danmf_objective(a, z, v, 0.5) == pytest.approx(expect)
+    assert rec == pytest.approx(0.25 + 1.0 + 1.0) and enc == pytest.approx(0.25 + 1.0)
 
 
 def test_cosine_scores_hand_case():

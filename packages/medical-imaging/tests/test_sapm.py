@@ -1,10 +1,11 @@
 """SAPM's parts against the paper's equations: phase kept, radius-dependent variance,
-sensitivity map, SE head, L_g, L_con, total loss, and bad input."""
+NormAug (colour jitter + blur), sensitivity map, SE head, L_g, L_con, total loss, bad input."""
 
 from __future__ import annotations
 
 import math
 
+import kornia
 import pytest
 import torch
 
@@ -20,13 +21,16 @@ from patrec.medical_imaging.sapm import (
     consistency_loss,
     feature_sensitivity,
     guidance_loss,
+    make_augment,
     normalized_distance,
+    normaug,
     plain_amplitude_noise,
     sample_scaling,
     sapm,
     sapm_objective,
     sapm_variance,
     segmentation_loss,
+    smoke_config,
     total_loss,
 )
 
@@ -190,20 +194,73 @@ def test_objective_total_is_eq12_and_net_shapes() -> None:
     y = torch.rand(2, 2, 8, 8) > 0.5
     logits, f_in, ca = net.forward_guided(x)
     assert logits.shape == (2, 2, 8, 8) and f_in.shape == (2, 4, 8, 8) and ca.shape == (2, 4, 1, 1)
-    t = sapm_objective(net, x, y, "full", generator=torch.Generator().manual_seed(0))
-    expect = t["seg"] + 0.5 * t["con"] + 0.5 * t["guide"]
-    assert float(t["loss"].detach()) == pytest.approx(float(expect), rel=1e-5)
-    assert float(t["con"]) > 0 and float(t["guide"]) > 0
-    t["loss"].backward()
-    assert net.se.conv.weight.grad is not None and float(net.se.conv.weight.grad.abs().sum()) > 0
-    for v in ("none", "plain", "sapm"):
-        r = sapm_objective(UNet(3, 2, (4, 8)), x, y, v, generator=torch.Generator())
+    cfg, g = smoke_config(), torch.Generator().manual_seed(0)
+    for kind in ("sapm", "normaug"):  # Table 3 rows 5 and 4: eq. 12 with either augmentation
+        net.zero_grad()
+        aug = make_augment(kind, cfg, g)
+        t = sapm_objective(net, x, y, augment=aug, guided=True)
+        expect = t["seg"] + 0.5 * t["con"] + 0.5 * t["guide"]
+        assert float(t["loss"].detach()) == pytest.approx(float(expect), rel=1e-5)
+        assert float(t["con"]) > 0 and float(t["guide"]) > 0
+        t["loss"].backward()
+        grad = net.se.conv.weight.grad
+        assert grad is not None and float(grad.abs().sum()) > 0
+    for kind in (None, "amp_noise", "normaug", "sapm"):
+        r = sapm_objective(UNet(3, 2, (4, 8)), x, y, augment=make_augment(kind, cfg, g))
         assert math.isfinite(float(r["loss"].detach())) and float(r["guide"]) == 0.0
+    # without augmentation the loss is L_seg of the originals alone
+    unet = UNet(3, 2, (4, 8))
+    plain = sapm_objective(unet, x, y)
+    expect_seg = segmentation_loss(unet(x), y.float()).detach()
+    assert float(plain["loss"].detach()) == pytest.approx(float(expect_seg))
+
+
+def test_normaug_is_colour_jitter_then_blur() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = 0.4 + 0.2 * torch.rand(4, 3, 12, 12, generator=g)  # no clipping at these strengths
+    none = {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0, "blur_p": 0.0}
+    torch.testing.assert_close(normaug(x, **none), x)
+    # brightness alone: one factor per image in [1 - b, 1 + b]
+    out = normaug(x, **{**none, "brightness": 0.3}, generator=torch.Generator().manual_seed(1))
+    ratio = (out / x).flatten(1)
+    assert float((ratio.max(1).values - ratio.min(1).values).max()) < 1e-5
+    assert bool(((ratio[:, 0] >= 0.7) & (ratio[:, 0] <= 1.3)).all())
+    assert float(ratio[:, 0].std()) > 1e-3  # the factors differ between images
+
+    def grey(t: torch.Tensor) -> torch.Tensor:
+        return (t * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1)
+
+    # contrast alone keeps the mean grey level; saturation alone keeps the grey image
+    out = normaug(x, **{**none, "contrast": 0.3}, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(grey(out).mean((1, 2)), grey(x).mean((1, 2)))
+    assert not torch.allclose(out, x)
+    out = normaug(x, **{**none, "saturation": 0.3}, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(grey(out), grey(x))
+    assert not torch.allclose(out, x)
+    # hue alone rotates the colour: HSV value max(R, G, B) is kept
+    out = normaug(x, **{**none, "hue": 0.1}, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(out.amax(1), x.amax(1), atol=1e-5, rtol=0)
+    assert not torch.allclose(out, x)
+    # blur with probability 1 and a fixed sigma is kornia's Gaussian blur
+    out = normaug(x, **{**none, "blur_p": 1.0}, blur_sigma=(1.5, 1.5), blur_kernel=5)
+    torch.testing.assert_close(out, kornia.filters.gaussian_blur2d(x, (5, 5), (1.5, 1.5)))
+    # the full augmentation: seeded, in [0, 1]
+    a = normaug(x, generator=torch.Generator().manual_seed(5))
+    b = normaug(x, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(a, b)
+    assert float(a.min()) >= 0 and float(a.max()) <= 1 and a.shape == x.shape
+    with pytest.raises(InputError, match=r"in \[0.0, 1.0\]"):
+        normaug(x + 1.0)
+    with pytest.raises(InputError, match="odd"):
+        normaug(x, blur_kernel=4)
+    with pytest.raises(InputError, match="hue"):
+        normaug(x, hue=0.7)
 
 
 def test_bad_input_raises_input_error() -> None:
     x = torch.rand(2, 3, 8, 8)
     net = SAPMNet(3, 2, (4, 8))
+    aug = make_augment("sapm", smoke_config(), torch.Generator())
     with pytest.raises(InputError, match="alpha"):
         sapm(x, -1.0)
     with pytest.raises(InputError, match="beta"):
@@ -213,22 +270,34 @@ def test_bad_input_raises_input_error() -> None:
     with pytest.raises(InputError, match="NaN"):
         sapm(torch.full((1, 1, 4, 4), float("nan")))
     with pytest.raises(InputError, match="binary"):
-        sapm_objective(net, x, torch.rand(2, 2, 8, 8), "full")
+        sapm_objective(net, x, torch.rand(2, 2, 8, 8), augment=aug, guided=True)
     with pytest.raises(InputError, match="differ"):
-        sapm_objective(net, x, torch.ones(2, 2, 4, 4), "full")
-    with pytest.raises(InputError, match="variant"):
-        sapm_objective(net, x, torch.ones(2, 2, 8, 8), "mixup")
+        sapm_objective(net, x, torch.ones(2, 2, 4, 4), augment=aug, guided=True)
+    with pytest.raises(InputError, match="augment"):
+        sapm_objective(net, x, torch.ones(2, 2, 8, 8), augment="mixup")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="needs an augmentation"):
+        sapm_objective(net, x, torch.ones(2, 2, 8, 8), guided=True)
     with pytest.raises(InputError, match="SAPMNet"):
-        sapm_objective(UNet(3, 2, (4, 8)), x, torch.ones(2, 2, 8, 8), "full")
-    with pytest.raises(InputError, match="one shape"):
+        sapm_objective(UNet(3, 2, (4, 8)), x, torch.ones(2, 2, 8, 8), augment=aug, guided=True)
+    with pytest.raises(InputError, match="augmentation must be"):
+        make_augment("mixup", smoke_config(), torch.Generator())
+    with pytest.raises(InputError, match="f_aug"):
         feature_sensitivity(torch.rand(1, 3, 2, 2), torch.rand(1, 4, 2, 2))
-    with pytest.raises(InputError, match=r"ca must lie"):
-        guidance_loss(torch.zeros(1, 2), torch.ones(1, 2))
+    # a sigmoid may underflow to 0 (accepted, clamped); outside [0, 1] is an error
+    assert math.isfinite(float(guidance_loss(torch.zeros(1, 2), torch.ones(1, 2))))
+    with pytest.raises(InputError, match="ca must hold values probabilities"):
+        guidance_loss(torch.full((1, 2), 1.5), torch.ones(1, 2))
+    with pytest.raises(InputError, match="s must hold values probabilities"):
+        guidance_loss(torch.full((1, 2), 0.5), torch.full((1, 2), -0.1))
+    with pytest.raises(InputError, match="s must have"):
+        guidance_loss(torch.full((1, 2), 0.5), torch.full((1, 3), 0.5))
     with pytest.raises(InputError, match="probabilities"):
         consistency_loss(torch.full((1, 1, 2, 2), 2.0), torch.zeros(1, 1, 2, 2))
-    with pytest.raises(InputError, match="shape"):
+    with pytest.raises(InputError, match="masks must have"):
         segmentation_loss(torch.zeros(1, 2, 4, 4), torch.zeros(1, 1, 4, 4))
-    with pytest.raises(InputError, match="channels"):
+    with pytest.raises(InputError, match="f_in must have shape"):
         SEHead(4)(torch.rand(1, 3, 2, 2))
+    with pytest.raises(InputError, match="combine"):
+        SEHead(4, "max")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="lambda2"):
         total_loss(torch.tensor(1.0), torch.tensor(1.0), torch.tensor(1.0), (1.0, -0.5, 0.5))
