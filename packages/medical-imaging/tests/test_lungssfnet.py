@@ -1,8 +1,10 @@
 """LungSSFNet parts: SimAM (eq. 4, 6), fusion unit (eqs. 1-2), DCT attention (eq. 7), SA (eq. 8),
-SSF block (eqs. 5-10), the networks, bad input, and the recipe end to end."""
+SSF block (eqs. 5-10), CBAM, the variants' block counts, pixel metrics, bad input, and the
+recipe end to end (saved model included)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -12,10 +14,14 @@ from torch import nn
 
 from patrec.core import get_method
 from patrec.core.errors import ConfigError, InputError
+from patrec.core.hub import verify_saved_model
 from patrec.core.segmentation import DoubleConv, SegmentationData, UNet
 from patrec.medical_imaging.lungssfnet import (
+    CBAM,
     SIMAM_LAMBDA,
+    VARIANTS,
     FrequencyChannelAttention,
+    LungSSFNet,
     SimAM,
     SkipFusionUnit,
     SpatialAttention,
@@ -26,6 +32,8 @@ from patrec.medical_imaging.lungssfnet import (
     dct_basis,
     dct_pool,
     lowest_frequencies,
+    make_model,
+    pixel_metrics,
     recipe,
     simam,
     train_variant,
@@ -94,8 +102,10 @@ def test_fusion_unit_bad_input():
     with pytest.raises(InputError, match="equal positive channels"):
         SkipFusionUnit(0, 4, 8)
     u = SkipFusionUnit(0, 4, 4)
-    with pytest.raises(InputError, match="one shape"):
+    with pytest.raises(InputError, match="up must have H = 6"):
         u(torch.randn(1, 4, 6, 6), torch.randn(1, 4, 4, 4))
+    with pytest.raises(InputError, match="fusion attention"):
+        SkipFusionUnit(0, 4, 4, attention="se")
 
 
 # -- DCT ----------------------------------------------------------------------------------------
@@ -168,20 +178,53 @@ def test_ssf_block_shapes_and_residual():
 
 def test_ssf_block_bad_input():
     ssf = SSFBlock(4, k=4)
-    with pytest.raises(InputError, match="4 channels"):
+    with pytest.raises(InputError, match="C = 4"):
         ssf(torch.randn(1, 3, 8, 8))
     with pytest.raises(InputError, match="even"):
         ssf(torch.randn(1, 4, 7, 8))
     with pytest.raises(InputError, match="K=4"):
         ssf(torch.randn(1, 4, 2, 2))  # the pooled branch is 1x1: one DCT component
-    with pytest.raises(InputError, match="float"):
+    with pytest.raises(InputError, match="4 dimensions"):
         ssf(torch.randn(4, 8, 8))
+    with pytest.raises(InputError, match="float"):
+        ssf(torch.ones(1, 4, 8, 8, dtype=torch.long))
 
 
+# -- CBAM (the LungCBAM ablation) ---------------------------------------------------------------
+def test_cbam_channel_then_spatial_by_its_definition():
+    torch.manual_seed(0)
+    cbam = CBAM(8, reduction=2)
+    x = torch.randn(2, 8, 6, 5)
+    mlp = cbam.channel.mlp
+    # M_c = sigmoid(MLP(avg) + MLP(max)) with one shared MLP, W_1 ReLU(W_0 .), no biases
+    assert [type(m) for m in mlp] == [nn.Linear, nn.ReLU, nn.Linear]
+    assert mlp[0].weight.shape == (4, 8) and mlp[0].bias is None and mlp[2].bias is None
+    mc = torch.sigmoid(mlp(x.mean((2, 3))) + mlp(x.amax((2, 3))))
+    f1 = mc[:, :, None, None] * x
+    # M_s = sigmoid(conv7x7([mean_c F'; max_c F'])), applied to F' (channel first)
+    assert cbam.spatial.conv.kernel_size == (7, 7)
+    ms = torch.sigmoid(cbam.spatial.conv(torch.cat([f1.mean(1, keepdim=True),
+                                                    f1.amax(1, keepdim=True)], 1)))  # fmt: skip
+    assert torch.allclose(cbam(x), ms * f1, atol=1e-6)
+    # the order matters: spatial-then-channel gives another answer
+    assert not torch.allclose(cbam(x), cbam.channel(cbam.spatial(x)), atol=1e-4)
+    with pytest.raises(InputError, match="C = 8"):
+        cbam(torch.randn(1, 3, 4, 4))
+
+
+def test_fusion_unit_with_cbam_replaces_simam_in_eq2():
+    torch.manual_seed(0)
+    u = SkipFusionUnit(0, 4, 4, attention="cbam", reduction=2)
+    assert isinstance(u.attend, CBAM) and not any(isinstance(m, SimAM) for m in u.modules())
+    skip, up = torch.randn(2, 4, 6, 6), torch.randn(2, 4, 6, 6)
+    assert torch.allclose(u(skip, up), u.cat_conv(torch.cat([u.attend(up), skip], 1)), atol=1e-6)
+
+
+# -- SSF block and networks ---------------------------------------------------------------------
 def test_lungssfnet_network_structure_and_forward():
     torch.manual_seed(0)
     net = build_lungssfnet(3, (4, 8, 16), k=4, reduction=2)
-    assert isinstance(net, UNet)
+    assert isinstance(net, UNet) and isinstance(net, LungSSFNet)
     assert all(isinstance(b, SSFLevel) for b in net.encoder)  # one SSF per encoder level
     assert all(isinstance(b, DoubleConv) for b in net.decoder)
     assert all(isinstance(f, SkipFusionUnit) for f in net.fusions)
@@ -196,6 +239,46 @@ def test_lungssfnet_network_structure_and_forward():
         build_lungssfnet(3, (4, 8), ssf_where="middle")
     with pytest.raises(InputError):
         net(torch.rand(2, 1, 16, 16))
+    with pytest.raises(InputError, match="ssf_where"):
+        LungSSFNet(3, (4, 8), ssf_where="middle")
+
+
+def test_variants_have_the_papers_block_counts_and_attention():
+    m = get_method("medical-imaging/lungssfnet")
+    paper = m.make_config("paper")
+    # the counts depend on the depth only: the paper preset's depth with narrow levels
+    narrow = tuple(4 * 2**i for i in range(len(paper.model.widths)))
+    cfg = dataclasses.replace(paper, model=dataclasses.replace(paper.model, widths=narrow, k=4))
+    counts = {}
+    for v in VARIANTS:
+        net = make_model(cfg, v, 3)
+        counts[v] = sum(isinstance(b, SSFBlock) for b in net.modules())
+        cbams = sum(isinstance(b, CBAM) for b in net.modules())
+        fusions = sum(isinstance(b, SkipFusionUnit) for b in net.modules())
+        assert cbams == (3 if v == "lung_cbam" else 0), v
+        assert fusions == (0 if v == "unet" else 3), v
+    # Sec. 4.5: LungSSFNet has 4 SSF blocks, LungSSF1 has 7 (Table 3)
+    assert counts == {"unet": 0, "lung_cbam": 0, "lung_simam": 0, "lungssf1": 7, "lungssfnet": 4}
+    params = {v: sum(p.numel() for p in make_model(cfg, v, 3).parameters()) for v in VARIANTS}
+    assert params["lungssf1"] > params["lungssfnet"] > params["lung_cbam"] > params["unet"]
+    assert params["lung_cbam"] > params["lung_simam"]  # CBAM has weights, SimAM has none
+    smoke = m.make_config("smoke")
+    assert make_model(smoke, "lungssfnet", 3).num_ssf_blocks == 4
+    assert make_model(smoke, "lungssf1", 3).num_ssf_blocks == 7
+
+
+def test_pixel_metrics_by_hand():
+    pred = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    target = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    pred[0, 0, 0, :] = True  # 2 predicted in image 0
+    target[0, 0, 0, 0] = True  # 1 of them right
+    target[1, 0, 1, 1] = True  # missed in image 1
+    # pooled over 8 pixels: TP 1, FP 1, FN 1, TN 5
+    got = pixel_metrics(pred, target)
+    assert got == pytest.approx({"accuracy": 6 / 8, "precision": 0.5, "recall": 0.5, "f1": 0.5})
+    assert pixel_metrics(target, target)["f1"] == 1.0
+    with pytest.raises(InputError, match="binary"):
+        pixel_metrics(pred.float() * 0.5, target)
 
 
 def _tiny_data():
@@ -226,20 +309,30 @@ def test_training_rejects_non_binary_and_mismatched_masks():
         train_variant(cfg, "unet", 0, Raw(x, y[..., :8], x, y))  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"\(N, C, H, W\)"):
         train_variant(cfg, "unet", 0, Raw(x[0], y[0], x, y))  # type: ignore[arg-type]
-    with pytest.raises(ConfigError):
+    with pytest.raises(InputError, match="one class"):
+        two = torch.cat([y, y], 1)
+        train_variant(cfg, "unet", 0, Raw(x, two, x, two))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="variant"):
         train_variant(cfg, "bogus", 0, data)
 
 
 def test_bad_configs():
     m = get_method("medical-imaging/lungssfnet")
     with pytest.raises(ConfigError, match="variants"):
-        recipe(m.make_config("smoke", ["variants=unet,foo"]), "/tmp/never")
-    with pytest.raises(ConfigError, match="multiple"):
-        recipe(m.make_config("smoke", ["data.size=30"]), "/tmp/never")
+        m.make_config("smoke", ["variants=unet,foo"])
+    with pytest.raises(ConfigError, match="multiple of 8"):
+        m.make_config("smoke", ["data.size=36"])
+    with pytest.raises(ConfigError, match="multiple of 16"):
+        m.make_config("smoke", ["data.size=40"])  # the deepest SSF level is pooled once
+    m.make_config("smoke", ["data.size=40", "variants=unet,lung_simam"])  # no SSF: fine
     with pytest.raises(ConfigError, match="model.k"):
-        recipe(m.make_config("smoke", ["model.k=64"]), "/tmp/never")
+        m.make_config("smoke", ["model.k=64"])
     with pytest.raises(ConfigError, match="data.name"):
-        recipe(m.make_config("smoke", ["data.name=foo"]), "/tmp/never")
+        m.make_config("smoke", ["data.name=foo"])
+    with pytest.raises(ConfigError, match="momentum"):
+        m.make_config("smoke", ["optim.momentum=1.5"])
+    with pytest.raises(ConfigError, match="widths"):
+        m.make_config("smoke", ["model.widths=[8]"])
 
 
 def test_presets():
@@ -247,29 +340,33 @@ def test_presets():
     paper, smoke = m.make_config("paper"), m.make_config("smoke")
     assert paper.optim.name == "sgd" and paper.optim.lr == 0.01 and paper.optim.momentum == 0.99
     assert paper.optim.weight_decay == 3e-5 and paper.train.batch_size == 7
-    assert paper.train.epochs == 500 and paper.model.k == 16
-    assert smoke.data.name == "lesion" and set(smoke.variants) == {"unet", "lungssfnet"}
+    assert paper.train.epochs == 500 and len(paper.model.widths) == 4
+    assert "not stated" in type(paper.model).__dataclass_fields__["k"].metadata["source"]
+    assert smoke.data.name == "lesion" and smoke.variants == VARIANTS
 
 
 def test_recipe_end_to_end(tmp_path):
     m = get_method("medical-imaging/lungssfnet")
-    cfg = m.make_config(
-        "smoke",
-        ["train.epochs=2", "seeds=0,1", "data.n_train=8", "data.n_test=4", "data.size=16",
-         "model.widths=4,8", "model.k=4", "model.reduction=2"],
-    )  # fmt: skip
+    extra = ["seeds=0,1", "variants=unet,lungssfnet"]
+    cfg = m.make_config("smoke", [*m.test_overrides, *extra])
     metrics = recipe(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["ours"] == "lungssfnet" and set(saved["compare"]) == {"unet"}
-    for name in ("dice.png", "hd95.png", "train_loss_curves.png", "examples_unet.png",
-                 "examples_lungssfnet.png"):  # fmt: skip
+    for name in ("dice.png", "iou.png", "hd95.png", "train_loss_curves.png",
+                 "examples_unet.png", "examples_lungssfnet.png"):  # fmt: skip
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     v = metrics["variants"]
     for var in ("unet", "lungssfnet"):
         assert v[var]["dice"]["n"] == 2
-        assert 0.0 <= v[var]["dice"]["mean"] <= 1.0 and 0.0 <= v[var]["iou"]["mean"] <= 1.0
+        for key in ("dice", "iou", "accuracy", "precision", "recall", "f1"):
+            assert 0.0 <= v[var][key]["mean"] <= 1.0, (var, key)
         assert 0.0 <= v[var]["hd95"]["mean"] <= math.hypot(16, 16)
     assert v["lungssfnet"]["params"] > v["unet"]["params"]
+    assert v["lungssfnet"]["ssf_blocks"] == 2 and v["unet"]["ssf_blocks"] == 0
+    # <out>/model/ is LungSSFNet (first seed) and reproduces its saved outputs
+    loaded = m.load_model(tmp_path / "model")
+    assert isinstance(loaded, LungSSFNet) and loaded.num_ssf_blocks == 2
+    assert verify_saved_model(tmp_path / "model", m.model) < 1e-5
     # a finished run is read back, not retrained
     stamp = (tmp_path / "runs/unet/seed0/result.json").stat().st_mtime_ns
     again = recipe(cfg, tmp_path)

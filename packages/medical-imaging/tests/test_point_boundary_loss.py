@@ -15,6 +15,7 @@ from patrec.medical_imaging.data import IGNORE_INDEX, points_to_label_map
 from patrec.medical_imaging.point_boundary_loss import (
     boundary_loss,
     boundary_of,
+    dense_crf_loss,
     euclidean_distance,
     geodesic_distance,
     intensity_image,
@@ -180,11 +181,11 @@ def test_bad_inputs_raise_input_error() -> None:
     img = np.zeros((6, 6))
     with pytest.raises(InputError, match="outside"):
         points_to_label_map(torch.tensor([[6, 1]]), torch.tensor([1]), (6, 6))
-    with pytest.raises(InputError, match="must match"):
+    with pytest.raises(InputError, match="seeds must have H = 6"):
         geodesic_distance(img, np.ones((5, 6), dtype=bool))
-    with pytest.raises(InputError, match="must match"):
+    with pytest.raises(InputError, match="mask must have W = 6"):
         signed_distance_map(img, np.zeros((6, 7)), "mbd")
-    with pytest.raises(InputError, match="share N, H, W"):
+    with pytest.raises(InputError, match="point labels must have H = 6"):
         point_distance_maps(torch.rand(1, 3, 6, 6), torch.zeros(1, 5, 6, dtype=torch.long), 2,
                             "euc")  # fmt: skip
     with pytest.raises(InputError, match="binary"):
@@ -202,3 +203,55 @@ def test_bad_inputs_raise_input_error() -> None:
         signed_distance_map(img, _seed((6, 6), 1, 1), "cosine")
     with pytest.raises(InputError, match="point labels"):
         partial_cross_entropy(torch.randn(1, 2, 4, 4), torch.full((1, 4, 4), 5))
+    with pytest.raises(InputError, match="int dtype"):
+        partial_cross_entropy(torch.randn(1, 2, 4, 4), torch.zeros(1, 4, 4))
+    with pytest.raises(InputError, match="finite"):
+        geodesic_distance(np.full((6, 6), np.nan), _seed((6, 6), 1, 1))
+    with pytest.raises(InputError, match="number"):
+        geodesic_distance(np.zeros((6, 6), dtype=bool), _seed((6, 6), 1, 1))
+
+
+def _crf_by_hand(probs: torch.Tensor, img: torch.Tensor, s_rgb: float, s_xy: float) -> float:
+    """sum_k sum_ij W_ij S_ik (1 - S_jk) over every pixel pair, written as loops."""
+    n, k, h, w = probs.shape
+    total = 0.0
+    for b in range(n):
+        pix = [(y, x) for y in range(h) for x in range(w)]
+        for yi, xi in pix:
+            for yj, xj in pix:
+                di = float(((img[b, :, yi, xi] - img[b, :, yj, xj]) ** 2).sum())
+                dp = (yi - yj) ** 2 + (xi - xj) ** 2
+                wij = math.exp(-di / (2 * s_rgb**2) - dp / (2 * s_xy**2))
+                for c in range(k):
+                    total += wij * float(probs[b, c, yi, xi]) * (1 - float(probs[b, c, yj, xj]))
+    return total / n
+
+
+def test_dense_crf_loss_is_the_potts_relaxation_by_hand() -> None:
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(2, 3, 3, 4, generator=g, dtype=torch.float64), 1)
+    img = 255 * torch.rand(2, 2, 3, 4, generator=g, dtype=torch.float64)
+    got = dense_crf_loss(probs, img, sigma_rgb=40.0, sigma_xy=2.0, scale=1.0, chunk=5)
+    assert got.item() == pytest.approx(_crf_by_hand(probs, img, 40.0, 2.0), rel=1e-10)
+    # the row blocks do not change the value
+    one = dense_crf_loss(probs, img, sigma_rgb=40.0, sigma_xy=2.0, scale=1.0, chunk=10_000)
+    assert one.item() == pytest.approx(got.item(), rel=1e-12)
+
+
+def test_dense_crf_loss_prefers_labels_that_follow_the_image() -> None:
+    img = torch.zeros(1, 1, 8, 8)
+    img[..., :, 4:] = 255.0  # two flat halves
+    follow = torch.zeros(1, 2, 8, 8)
+    follow[:, 0, :, :4], follow[:, 1, :, 4:] = 1, 1
+    across = torch.zeros(1, 2, 8, 8)
+    across[:, 0, :4], across[:, 1, 4:] = 1, 1  # the cut runs across the flat halves
+    kw = {"sigma_rgb": 15.0, "sigma_xy": 100.0, "scale": 1.0}
+    low, high = dense_crf_loss(follow, img, **kw), dense_crf_loss(across, img, **kw)
+    assert low.item() < 1e-6 < high.item()  # no similar pair is cut when labels follow I
+    soft = torch.full((1, 2, 8, 8), 0.5, requires_grad=True)
+    dense_crf_loss(soft, img, **kw).backward()
+    assert soft.grad is not None and bool(torch.isfinite(soft.grad).all())
+    with pytest.raises(InputError, match="scale"):
+        dense_crf_loss(follow, img, scale=0.0)
+    with pytest.raises(InputError, match="images must have H = 8"):
+        dense_crf_loss(follow, img[..., :4, :])

@@ -168,7 +168,7 @@ def test_bad_inputs_raise_input_error() -> None:
     t = torch.rand(1, 1, 4, 4) > 0.5
     with pytest.raises(InputError, match="binary"):
         spectral_correlation_coefficient(p, torch.full((1, 1, 4, 4), 0.5))
-    with pytest.raises(InputError, match="one shape"):
+    with pytest.raises(InputError, match="target must have W = 4"):
         spectral_correlation_coefficient(p, torch.zeros(1, 1, 4, 5, dtype=torch.bool))
     with pytest.raises(InputError, match="N, C, H, W"):
         spectral_correlation_coefficient(p[0], t[0])
