@@ -72,3 +72,16 @@ def test_reported_bad_values_are_rejected_before_the_recipe(
 
     with pytest.raises(ConfigError, match=key.split(".")[-1]):
         get_method(name).make_config("smoke", {key: value})
+
+
+@pytest.mark.parametrize("method", METHODS, ids=[m.name for m in METHODS])
+def test_every_numeric_config_field_declares_its_range(method: Any) -> None:
+    """Bounds live where a field is declared: ``param(..., ge=, gt=, le=, lt=, choices=)``.
+
+    A field whose every value is meaningful says so with ``param(..., unbounded=True)``.
+    """
+    from patrec.core.config import declares_bounds
+
+    cfg = method.make_config("smoke")
+    missing = [k for k, f in numeric_fields(cfg).items() if not declares_bounds(f)]
+    assert not missing, f"{method.name}: numeric fields without declared bounds: {missing}"

@@ -15,6 +15,7 @@ from patrec.core.gradcam_fer import (
     FERCNN,
     cue_patterns,
     load_fer2013_csv,
+    per_class_scores,
     planted_cue_faces,
     recipe,
     smoke_config,
@@ -38,10 +39,12 @@ def test_fercnn_matches_table2_parameter_counts() -> None:
 
 def test_fercnn_rejects_bad_shapes_and_configs() -> None:
     net = FERCNN(1, 4, (4, 4, 4, 4), 3, (8, 8), 0.0, 32)
-    with pytest.raises(InputError, match=r"\(N, 1, H, W\)"):
+    with pytest.raises(InputError, match=r"\(N, 1, 32, 32\), a size 1 where it has 3"):
         net(torch.rand(2, 3, 32, 32))
-    with pytest.raises(InputError, match="32x32"):
+    with pytest.raises(InputError, match="a size 32 where it has 48"):
         net(torch.rand(2, 1, 48, 48))
+    with pytest.raises(InputError, match="float dtype"):
+        net(torch.ones(2, 1, 32, 32, dtype=torch.long))
     with pytest.raises(ConfigError, match="divisible"):
         FERCNN(image_size=40)
     with pytest.raises(ConfigError, match="odd"):
@@ -103,35 +106,137 @@ def test_planted_cue_faces() -> None:
         planted_cue_faces(8)
 
 
-@pytest.mark.slow
-def test_recipe_end_to_end(tmp_path) -> None:
+def test_per_class_scores_match_scikit_learn() -> None:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(60, 5, generator=g)
+    y = torch.randint(0, 5, (60,), generator=g)
+    y[y == 4] = 3  # class 4 never true: its recall and F1 have a zero denominator
+    logits[:, 2] -= 10  # class 2 never predicted: its precision has a zero denominator
+    got = per_class_scores(logits, y, 5)
+    ref = precision_recall_fscore_support(
+        y.numpy(), logits.argmax(1).numpy(), labels=range(5), zero_division=0
+    )
+    for name, r in zip(("precision", "recall", "f1", "support"), ref, strict=True):
+        assert got[name].tolist() == pytest.approx(list(r), abs=1e-12), name
+    assert got["precision"][2] == 0 and got["recall"][4] == 0
+    with pytest.raises(InputError, match="target"):
+        per_class_scores(logits, torch.full((60,), 5), 5)
+
+
+def test_config_rules() -> None:
+    from patrec.core import get_method
+
+    m = get_method("core/gradcam_fer")
+    paper = m.make_config("paper")  # Sec. 3.2-3.3 on FER-2013
+    assert paper.data.name == "fer2013" and paper.data.image_size == 48
+    assert paper.model.widths == (32, 64, 128, 256) and paper.model.kernel_size == 5
+    assert paper.optim.lr == 1e-4 and paper.train.epochs == 50 and len(paper.seeds) == 5
+    assert m.make_config("paper_cue_faces").data.num_classes == 7
+    with pytest.raises(ConfigError, match="kernel_size"):
+        m.make_config("smoke", ["model.kernel_size=4"])
+    with pytest.raises(ConfigError, match="divisible by 16"):
+        m.make_config("smoke", ["data.image_size=40"])
+    with pytest.raises(ConfigError, match="cue_size"):
+        m.make_config("smoke", ["data.image_size=32", "data.cue_size=20"])
+    with pytest.raises(ConfigError, match="explainers"):
+        m.make_config("smoke", ["explainers=gradcam,lime"])
+    with pytest.raises(ConfigError, match="data.name"):
+        m.make_config("smoke", ["data.name=affectnet"])
+
+
+TINY = {
+    "seeds": (0, 1),
+    "train.epochs": 1,
+    "data.copies": 2,
+    "model.widths": (4, 4, 8, 8),
+    "model.dense": (16, 16),
+    "explain.max_images": 24,
+    "explain.figure_images": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gradcam_fer")
+    return out, recipe(apply_overrides(smoke_config(), TINY), out)
+
+
+def test_recipe_metrics_and_plots(tiny_run) -> None:
+    out, m = tiny_run
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["primary"] == "cue_hit_rate" and saved["ours"] == "gradcam"
+    assert set(saved["baselines"]) == {"saliency", "random", "guided_gradcam"}
+    v = saved["variants"]
+    for name in ("gradcam", "guided_gradcam", "saliency", "random"):
+        assert v[name]["cue_hit_rate"]["n"] == 2
+    c = v["classifier"]
+    assert set(c["f1"]) == {"happy", "sad", "surprise", "anger"}  # one entry per class
+    assert c["accuracy"]["n"] == 2
+    for name in saved["plots"]:
+        assert (out / name).is_file()
+    assert {"cue_hit_rate.png", "class_mean_std_gradcam.png", "examples_best.png",
+            "f1_by_group.png", "precision_by_group.png"} <= set(saved["plots"])  # fmt: skip
+    assert saved["best_seed"] in (0, 1)
+
+
+def test_reported_numbers_come_from_the_saved_model(tiny_run) -> None:
+    """The classifier in <out>/model gives the reported accuracy, per-class F1 and hit rate."""
+    from patrec.core import get_method
+    from patrec.core.explain import cue_hit_rate
+    from patrec.core.gradcam_fer import explain_set
+    from patrec.core.hub import verify_saved_model
+
+    out, m = tiny_run
+    net = get_method("core/gradcam_fer").load_model(out / "model")
+    assert isinstance(net, FERCNN) and verify_saved_model(out / "model", FERCNN) < 1e-5
+    cues = planted_cue_faces(4, copies=2, seed=0).subset(2)
+    with torch.no_grad():
+        logits = net(cues.images)
+    c = m["variants"]["classifier"]
+    assert float((logits.argmax(1) == cues.labels).float().mean()) == pytest.approx(
+        c["accuracy"]["values"][0], abs=1e-6
+    )
+    f1 = per_class_scores(logits, cues.labels, 4)["f1"]
+    assert [c["f1"][n]["values"][0] for n in ("happy", "sad", "surprise", "anger")] == (
+        pytest.approx(f1.tolist(), abs=1e-6)
+    )
+    maps = explain_set(net, net.cam_layer, cues.images[:24], cues.labels[:24])
+    hit = cue_hit_rate(maps["gradcam"], cues.masks[:24])
+    assert m["variants"]["gradcam"]["cue_hit_rate"]["values"][0] == pytest.approx(hit)
+    # Guided Grad-CAM is Guided Backprop times the (upsampled, unnormalised) Grad-CAM (Sec.
+    # 3.4); the Grad-CAM row is that map scaled to a peak of 1
+    raw = gradcam(net, net.cam_layer, cues.images[:24], cues.labels[:24], normalize=False)
+    torch.testing.assert_close(maps["guided_gradcam"], maps["guided_backprop"] * raw[:, None])
+    peak = raw.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
+    torch.testing.assert_close(maps["gradcam"], raw / peak)
+
+
+def test_finished_runs_are_read_back(tiny_run) -> None:
+    out, first = tiny_run
+    stamp = (out / "runs/classifier/seed0/result.json").stat().st_mtime_ns
+    again = recipe(apply_overrides(smoke_config(), TINY), out)
+    assert (out / "runs/classifier/seed0/result.json").stat().st_mtime_ns == stamp
+    assert again["variants"] == first["variants"]
+
+
+def test_one_seed_recipe_leaves_a_model_that_reproduces(tmp_path) -> None:
+    from patrec.core import get_method
+    from patrec.core.hub import verify_saved_model
+
     cfg = apply_overrides(
         smoke_config(),
-        {
-            "seeds": (0,),
-            "train.epochs": 1,
-            "data.copies": 4,
-            "model.widths": (4, 4, 8, 8),
-            "model.dense": (16, 16),
-            "explain.max_images": 40,
-            "explain.figure_images": 4,
-        },
+        {**TINY, "seeds": (0,), "explainers": ("random", "gradcam"), "data.copies": 1},
     )
     m = recipe(cfg, tmp_path)
-    saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["primary"] == "cue_hit_rate" and saved["ours"] == "gradcam"
-    for v in ("gradcam", "guided_gradcam", "saliency", "random"):
-        hr = m["variants"][v]["cue_hit_rate"]["mean"]
-        assert 0.0 <= hr <= 1.0
-    assert 0.0 <= m["accuracy"]["mean"] <= 1.0
-    for name in saved["plots"]:
-        assert (tmp_path / name).is_file()
-    assert {"cue_hit_rate.png", "class_mean_std_gradcam.png", "examples_seed0.png"} <= set(
-        saved["plots"]
-    )
+    assert m["ours"] == "gradcam" and m["baselines"] == ["random"]
+    assert set(m["variants"]) == {"classifier", "random", "gradcam"}
+    assert isinstance(get_method("core/gradcam_fer").load_model(tmp_path / "model"), FERCNN)
+    assert verify_saved_model(tmp_path / "model", FERCNN) < 1e-5
 
 
-def test_recipe_trained_model_maps_have_input_size(tmp_path) -> None:
+def test_grad_cam_maps_have_input_size() -> None:
     d = planted_cue_faces(2, copies=2)
     net = FERCNN(1, 2, (4, 4, 4, 4), 3, (8, 8), 0.0, 48)
     cams = gradcam(net, net.cam_layer, d.images[:3], d.labels[:3])

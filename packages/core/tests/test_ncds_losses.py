@@ -368,7 +368,7 @@ def test_queue_detaches_and_copies_and_state_dict() -> None:
 
 def test_queue_bad_input() -> None:
     qu = FeatureQueue(dim=2, size=4)
-    with pytest.raises(InputError, match=r"\(B, 2\)"):
+    with pytest.raises(InputError, match=r"D = 2 .*\(B, D\)"):
         qu.enqueue(torch.randn(3, 5), torch.tensor([0, 1, 2]))
     with pytest.raises(InputError):
         qu.enqueue(torch.randn(3, 2), torch.tensor([0, 1]))
@@ -692,3 +692,58 @@ def test_total_loss_bad_input() -> None:
     odd = NCDSOutput(out.logits[:5], out.aux, out.stage_indices)
     with pytest.raises(InputError, match="2N rows"):
         ncds_loss(odd, torch.tensor([0, 1, 2]))
+
+
+# ---------------------------------------------------------------------------------------
+# DSN baseline (Table 2) and Table 4's auxiliary losses
+# ---------------------------------------------------------------------------------------
+
+
+def test_dsn_net_and_loss() -> None:
+    from patrec.core.ncds import DSNNet, dsn_loss
+
+    torch.manual_seed(0)
+    backbone = SmallCNN(in_channels=1, num_classes=3, widths=(4, 8, 8))
+    net = DSNNet(backbone).eval()
+    assert net.stage_indices == (0, 1) and net.deploy() is backbone
+    x = torch.randn(6, 1, 8, 8)
+    logits, aux = net(x)
+    assert torch.equal(logits, backbone(x)) and [a.shape for a in aux] == [(6, 3)] * 2
+    y = torch.tensor([0, 1, 2, -1, 1, 0])  # row 3 unlabelled
+    terms = dsn_loss(logits, aux, y, weight=0.5)
+    keep = y >= 0
+    ref_ce = F.cross_entropy(logits[keep], y[keep])
+    ref_comp = sum(F.cross_entropy(a[keep], y[keep]) for a in aux)
+    assert terms["loss"].item() == pytest.approx((ref_ce + 0.5 * ref_comp).item(), rel=1e-6)
+    moved = [a.clone() for a in aux]
+    moved[0][3] += 100.0  # the unlabelled row does not count
+    assert dsn_loss(logits, moved, y, weight=0.5)["loss"].item() == pytest.approx(
+        terms["loss"].item(), rel=1e-6
+    )
+    with pytest.raises(InputError, match="aux_logits"):
+        dsn_loss(logits, [aux[0][:4]], y)
+    with pytest.raises(ConfigError):
+        DSNNet(backbone, stages=(3,))
+
+
+def test_ablation_losses_are_table4s_combinations() -> None:
+    from patrec.core.ncds import ablation_loss
+
+    out = _fake_output(4, seed=50)
+    y = torch.tensor([0, 1, 0, 2])
+    ce = ncds_loss(out, y, lambda1=0.0, lambda2=0.0, lambda_unlabelled=0.0)["ce"]
+    # L_source + L_class is NCDS (eq. 11)
+    both = ablation_loss(out, y, ("source", "class"), lambda1=0.7, lambda2=0.3, tau=0.2)
+    ref = ncds_loss(out, y, lambda1=0.7, lambda2=0.3, tau=0.2)
+    assert both["loss"].item() == pytest.approx(ref["loss"].item(), rel=1e-9)
+    # L_SimCLR alone: CE + lambda2 * sum_k SimCLR(q_k) over all 2N views
+    sim = ablation_loss(out, y, ("simclr",), lambda2=0.3, tau=0.2)
+    ref_sim = ce + 0.3 * sum(simclr_loss(o.q, 0.2) for o in out.aux)
+    assert sim["loss"].item() == pytest.approx(ref_sim.item(), rel=1e-9)
+    # L_SimCLR + L_class = the two above minus the shared CE
+    mix = ablation_loss(out, y, ("simclr", "class"), lambda1=0.7, lambda2=0.3, tau=0.2)
+    cls = sum(class_loss(o.q, torch.cat([y, y]), 0.2) for o in out.aux)
+    assert mix["loss"].item() == pytest.approx((ref_sim + 0.7 * cls).item(), rel=1e-9)
+    assert mix["class"].item() == pytest.approx(cls.item(), rel=1e-9)
+    with pytest.raises(InputError, match="parts"):
+        ablation_loss(out, y, ("supcon",))

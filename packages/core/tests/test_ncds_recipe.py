@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -14,8 +15,8 @@ import pytest
 import torch
 
 from patrec.core import get_method
-from patrec.core.ncds import NCDSNet, load_data, recipe, train_variant
-from patrec.core.train import load_checkpoint, state_digest
+from patrec.core.ncds import load_data, recipe, train_variant
+from patrec.core.train import load_checkpoint
 
 TINY = [
     "train.epochs=1",
@@ -35,11 +36,14 @@ def test_presets_are_consistent():
     paper, smoke = m.make_config("paper"), m.make_config("smoke")
     assert paper.data.name == "cifar100" and paper.model.backbone == "resnet18"
     assert paper.train.epochs == 300 and paper.model.proj_dim == 128
-    assert smoke.data.name == "digits" and set(smoke.variants) == {"ce", "cds", "ncds"}
+    assert smoke.data.name == "digits" and set(smoke.variants) == {"ce", "dsn", "cds", "ncds"}
+    table4 = m.make_config("ablation")  # Table 4's auxiliary losses, CIFAR-100 ResNet-18
+    assert table4.variants == ("simclr", "source", "cds", "simclr_class", "ncds")
+    assert table4.data.name == "cifar100" and table4.model.backbone == "resnet18"
 
 
 def test_recipe_writes_metrics_plots_and_compares(tmp_path):
-    metrics = recipe(_cfg("seeds=0,1"), tmp_path)
+    metrics = recipe(_cfg("seeds=0,1", "variants=ce,cds,ncds"), tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["ours"] == "ncds" and set(saved["compare"]) == {"ce", "cds"}
     assert saved["variants"]["ncds"]["accuracy"]["n"] == 2
@@ -51,15 +55,38 @@ def test_recipe_writes_metrics_plots_and_compares(tmp_path):
     assert v["ncds"]["params_training"] > v["ncds"]["params_deployed"]
     # chance level on 10 digit classes is 0.1: one epoch must do clearly better
     assert v["ncds"]["accuracy"]["mean"] > 0.3
+    # <out>/model is the deployed NCDS backbone of seed 0: it gives the reported accuracy
+    from patrec.core.hub import verify_saved_model
+    from patrec.core.metrics import accuracy
+    from patrec.core.nn import SmallCNN
+
+    net = get_method("core/ncds").load_model(tmp_path / "model")
+    assert isinstance(net, SmallCNN) and verify_saved_model(tmp_path / "model") < 1e-5
+    data = load_data(_cfg())
+    with torch.no_grad():
+        acc = accuracy(net(data.x_test), data.y_test)
+    assert acc == pytest.approx(v["ncds"]["accuracy"]["values"][0], abs=1e-6)
 
 
 def test_finished_runs_are_not_retrained(tmp_path):
-    cfg = _cfg("seeds=0", "variants=ncds")
+    cfg = _cfg("seeds=0", "variants=ncds", "data.test_fraction=0.8")
     first = recipe(cfg, tmp_path)
     stamp = (tmp_path / "runs/ncds/seed0/result.json").stat().st_mtime_ns
     again = recipe(cfg, tmp_path)
     assert (tmp_path / "runs/ncds/seed0/result.json").stat().st_mtime_ns == stamp
     assert again["variants"] == first["variants"]
+    # <out>/model is the deployed NCDS backbone: it loads, reproduces its saved outputs and
+    # gives the accuracy the recipe reported
+    from patrec.core.hub import verify_saved_model
+    from patrec.core.metrics import accuracy
+    from patrec.core.nn import SmallCNN
+
+    net = get_method("core/ncds").load_model(tmp_path / "model")
+    assert isinstance(net, SmallCNN) and verify_saved_model(tmp_path / "model") < 1e-5
+    data = load_data(cfg)
+    with torch.no_grad():
+        acc = accuracy(net(data.x_test), data.y_test)
+    assert acc == pytest.approx(first["variants"]["ncds"]["accuracy"]["values"][0], abs=1e-6)
 
 
 def test_semi_supervised_path_uses_unlabelled_images(tmp_path):
@@ -85,6 +112,10 @@ def test_bad_config_values():
         recipe(_cfg("data.labelled_fraction=0"), "unused")
     with pytest.raises(ConfigError, match="model.backbone"):
         recipe(_cfg("model.backbone=vgg"), "unused")
+    with pytest.raises(ConfigError, match="queue_size"):
+        _cfg("loss.queue_size=-1")
+    with pytest.raises(ConfigError, match="DSN needs at least two stages"):
+        _cfg("model.widths=8", "variants=ce,dsn")
 
 
 CLI = [sys.executable, "-m", "patrec.core.cli", "run", "core/ncds", "--preset", "smoke"]
@@ -188,8 +219,21 @@ def test_two_process_gloo_training_keeps_ranks_identical(tmp_path):
     assert r0["ncds"]["queues"] is not None
 
 
-def test_deployed_model_matches_backbone_digest():
-    cfg = _cfg("seeds=0")
-    tv = train_variant(cfg, "cds", 0, load_data(cfg, 0))
-    assert not isinstance(tv.model, NCDSNet)
-    assert state_digest(tv.model) == state_digest(tv.model)
+@pytest.mark.parametrize("variant", ["dsn", "cds", "simclr_class", "source"])
+def test_every_variant_trains_and_deploys_the_bare_backbone(variant):
+    """Each baseline / Table 4 loss trains its auxiliary modules and drops them at the end."""
+    from patrec.core.ncds import make_backbone
+
+    cfg = _cfg("seeds=0", "data.test_fraction=0.8", "train.epochs=2")
+    data = load_data(cfg, 0)
+    tv = train_variant(cfg, variant, 0, data)
+    bare = make_backbone(cfg.model, data.in_channels, data.num_classes)
+    assert type(tv.model) is type(bare) and set(tv.model.state_dict()) == set(bare.state_dict())
+    assert tv.metrics["params_deployed"] == sum(p.numel() for p in bare.parameters())
+    assert tv.metrics["params_training"] > tv.metrics["params_deployed"]  # auxiliary modules
+    last = tv.history[-1]
+    logged = {"dsn": "train/companions", "cds": "train/supcon", "source": "train/source",
+              "simclr_class": "train/class"}[variant]  # fmt: skip
+    assert math.isfinite(last[logged]) and last[logged] != 0.0  # its own loss was optimised
+    assert last["train/loss"] < tv.history[0]["train/loss"]  # its objective went down
+    assert (tv.queues is not None) == (variant == "simclr_class")  # L_class uses the queue

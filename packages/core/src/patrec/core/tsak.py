@@ -1517,7 +1517,8 @@ class _Split:
 
 def _plot_params_vs_time(points: Mapping[str, tuple[float, float, float]], path: Path) -> Path:
     """Parameters (x, thousands) against single-window latency in ms (y, with std bars)."""
-    from patrec.core.report import _plt, _save
+    from patrec.core.report import pyplot as _plt
+    from patrec.core.report import save_figure as _save
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
