@@ -98,6 +98,7 @@ from patrec.core.checks import (
 from patrec.core.config import param, validate_config
 from patrec.core.errors import ConfigError, InputError
 from patrec.core.registry import Method
+from patrec.core.report import pyplot, save_figure
 
 __all__ = [
     "METHOD",
@@ -1554,26 +1555,7 @@ def run_solver(
     return row, coef, sup
 
 
-def _save_fig(fig: Any, path: Path) -> Path:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from patrec.core.report import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+_save_fig, _plt = save_figure, pyplot
 
 
 def _plot_grouped(

@@ -104,6 +104,7 @@ from patrec.core.config import param, validate_config
 from patrec.core.errors import ConfigError, InputError
 from patrec.core.hub import PretrainedModel
 from patrec.core.registry import Method
+from patrec.core.report import pyplot, save_figure
 from patrec.core.train import TrainConfig
 from patrec.scientific_ml.pdes import (
     PROBLEMS,
@@ -1528,26 +1529,7 @@ def _grouped_bars(
     ax.legend(fontsize=7, ncol=2)
 
 
-def _save_fig(fig: Any, path: Path) -> Path:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from patrec.core.report import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+_save_fig, _plt = save_figure, pyplot
 
 
 def _plot_rel_l2(
