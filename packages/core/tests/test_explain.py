@@ -198,7 +198,7 @@ def test_bad_inputs_raise_input_error() -> None:
     x = torch.rand(2, 1, 8, 8)
     with pytest.raises(InputError, match=r"\(N, C, H, W\)"):
         gradcam(model, "4", torch.rand(1, 8, 8))
-    with pytest.raises(InputError, match="floating"):
+    with pytest.raises(InputError, match="float dtype"):
         gradcam(model, "4", torch.ones(2, 1, 8, 8, dtype=torch.long))
     with pytest.raises(InputError, match=r"\[0, 3\)"):
         gradcam(model, "4", x, target=3)

@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from patrec.core.checks import check_tensor, describe
 from patrec.core.errors import InputError
 
 __all__ = [
@@ -64,12 +65,6 @@ TargetRef = int | Sequence[int] | Tensor | None
 # ---------------------------------------------------------------------------------------
 
 
-def _shape(x: object) -> str:
-    if isinstance(x, Tensor):
-        return f"shape {tuple(x.shape)} {x.dtype}"
-    return type(x).__name__
-
-
 def _check_model(model: object) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise InputError(f"model must be a torch nn.Module classifier, got {type(model).__name__}")
@@ -77,13 +72,9 @@ def _check_model(model: object) -> nn.Module:
 
 
 def _check_images(images: object) -> Tensor:
-    if not isinstance(images, Tensor) or images.ndim != 4 or not images.is_floating_point():
-        raise InputError(f"images must be a floating (N, C, H, W) tensor, got {_shape(images)}")
-    if images.shape[0] == 0 or min(images.shape[1:]) == 0:
-        raise InputError(f"images must be non-empty (N, C, H, W), got {tuple(images.shape)}")
-    if not bool(torch.isfinite(images).all()):
-        raise InputError("images must hold finite values, got NaN or inf")
-    return images
+    check_tensor(images, "N C H W", name="images", dtype="float", nonempty=True, finite=True)
+    t: Tensor = images  # type: ignore[assignment]
+    return t
 
 
 def last_conv_layer(model: nn.Module) -> str:
@@ -126,7 +117,7 @@ def resolve_layer(model: nn.Module, layer: LayerRef) -> nn.Module:
                 "pass a module of the model or its dotted name"
             )
         return layer
-    raise InputError(f"layer must be an nn.Module, a dotted name or None, got {_shape(layer)}")
+    raise InputError(f"layer must be an nn.Module, a dotted name or None, got {describe(layer)}")
 
 
 @contextmanager
@@ -167,7 +158,7 @@ def _forward_checked(
             handle.remove()
     if not isinstance(logits, Tensor) or logits.ndim != 2 or logits.shape[0] != images.shape[0]:
         raise InputError(
-            f"model must return logits (N, K) = ({images.shape[0]}, K), got {_shape(logits)}"
+            f"model must return logits (N, K) = ({images.shape[0]}, K), got {describe(logits)}"
         )
     shape: tuple[int, ...] | None = None
     if layer_mod is not None:
@@ -195,11 +186,11 @@ def _targets(target: TargetRef, logits: Tensor) -> Tensor:
     else:
         t = torch.as_tensor(target)
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise InputError(f"target must hold integer class indices, got {_shape(t)}")
+            raise InputError(f"target must hold integer class indices, got {describe(t)}")
         if t.ndim == 0:
             t = t.expand(n)
         if t.ndim != 1 or t.shape[0] != n:
-            raise InputError(f"target must be an int or ({n},) indices, got {_shape(t)}")
+            raise InputError(f"target must be an int or ({n},) indices, got {describe(t)}")
         t = t.long()
     if bool(((t < 0) | (t >= k)).any()):
         raise InputError(f"target must lie in [0, {k}) (the model has {k} classes), got {t}")
@@ -222,7 +213,7 @@ def normalize_maps(maps: Tensor) -> Tensor:
     in ``[0, 1]`` as Sec. 3.4 describes.
     """
     if not isinstance(maps, Tensor) or maps.ndim < 2 or not maps.is_floating_point():
-        raise InputError(f"maps must be a floating (N, ...) tensor, got {_shape(maps)}")
+        raise InputError(f"maps must be a floating (N, ...) tensor, got {describe(maps)}")
     peak = maps.flatten(1).amax(dim=1).clamp_min(0)
     scale = torch.where(peak > 0, peak, torch.ones_like(peak))
     return maps / scale.view(-1, *([1] * (maps.ndim - 1)))
@@ -275,7 +266,7 @@ def gradcam(
             )
     cam = cam.detach()
     if cam.ndim != 4:
-        raise InputError(f"Grad-CAM layer must output a (N, k, h, w) map, got {_shape(cam)}")
+        raise InputError(f"Grad-CAM layer must output a (N, k, h, w) map, got {describe(cam)}")
     cam = cam.sum(dim=1, keepdim=True).clamp_min(0)  # (N, 1, h, w); one channel already
     if upsample:
         cam = LayerAttribution.interpolate(cam, tuple(images.shape[2:]), "bilinear")
@@ -378,7 +369,7 @@ def class_mean_std_maps(
         NaN mean and std (no evidence is not zero evidence).
     """
     if not isinstance(maps, Tensor) or maps.ndim != 3 or not maps.is_floating_point():
-        raise InputError(f"maps must be a floating (N, H, W) tensor, got {_shape(maps)}")
+        raise InputError(f"maps must be a floating (N, H, W) tensor, got {describe(maps)}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise InputError(f"num_classes must be an int >= 1, got {num_classes!r}")
     if (
@@ -389,7 +380,7 @@ def class_mean_std_maps(
         or labels.shape[0] != maps.shape[0]
     ):
         raise InputError(
-            f"labels must be integer ({maps.shape[0]},) (one per map), got {_shape(labels)}"
+            f"labels must be integer ({maps.shape[0]},) (one per map), got {describe(labels)}"
         )
     if labels.numel() and bool(((labels < 0) | (labels >= num_classes)).any()):
         raise InputError(f"labels must lie in [0, {num_classes}), got {labels.unique().tolist()}")
@@ -408,7 +399,7 @@ def class_mean_std_maps(
 def peak_positions(maps: Tensor) -> Tensor:
     """Row and column of each map's maximum: ``(N, H, W) -> (N, 2)`` int64 (first on ties)."""
     if not isinstance(maps, Tensor) or maps.ndim != 3:
-        raise InputError(f"maps must be an (N, H, W) tensor, got {_shape(maps)}")
+        raise InputError(f"maps must be an (N, H, W) tensor, got {describe(maps)}")
     w = maps.shape[2]
     flat = maps.flatten(1).argmax(dim=1)
     return torch.stack([flat // w, flat % w], dim=1)
@@ -425,7 +416,8 @@ def cue_hit_rate(maps: Tensor, masks: Tensor) -> float:
     """
     if not isinstance(masks, Tensor) or masks.shape != getattr(maps, "shape", None):
         raise InputError(
-            f"masks must match maps {_shape(maps)} as a bool (N, H, W) tensor, got {_shape(masks)}"
+            f"masks must match maps {describe(maps)} as a bool (N, H, W) tensor, "
+            f"got {describe(masks)}"
         )
     pk = peak_positions(maps)
     n = torch.arange(maps.shape[0], device=maps.device)
@@ -485,19 +477,19 @@ def save_cam_figure(
     from patrec.core.report import save_figure as _save
 
     if not isinstance(images, Tensor) or images.ndim not in (3, 4):
-        raise InputError(f"images must be (N, C, H, W) or (N, H, W), got {_shape(images)}")
+        raise InputError(f"images must be (N, C, H, W) or (N, H, W), got {describe(images)}")
     rows = {"Grad-CAM": maps} if isinstance(maps, Tensor) else dict(maps)
     n = images.shape[0]
     size = tuple(images.shape[-2:])
     for name, m in rows.items():
         if not isinstance(m, Tensor) or m.shape[0] != n or tuple(m.shape[-2:]) != size:
             raise InputError(
-                f"maps[{name!r}] must be (N={n}, ..., {size[0]}, {size[1]}), got {_shape(m)}"
+                f"maps[{name!r}] must be (N={n}, ..., {size[0]}, {size[1]}), got {describe(m)}"
             )
     if titles is not None and len(titles) != n:
         raise InputError(f"titles must hold {n} entries (one per image), got {len(titles)}")
     if boxes is not None and (not isinstance(boxes, Tensor) or tuple(boxes.shape) != (n, 4)):
-        raise InputError(f"boxes must be an ({n}, 4) tensor, got {_shape(boxes)}")
+        raise InputError(f"boxes must be an ({n}, 4) tensor, got {describe(boxes)}")
     plt = _plt()
     gray = _as_gray(images if images.ndim == 4 else images[:, None])
     nrow = 1 + len(rows)

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from patrec.core.checks import describe
 from patrec.core.errors import DataError, InputError
 from patrec.core.hub import PretrainedModel
 
@@ -60,8 +61,6 @@ FusionFactory = Callable[[int, int, int], nn.Module]
 
 
 # -- input checks ---------------------------------------------------------------------------
-def _shape(x: object) -> str:
-    return str(tuple(x.shape)) if isinstance(x, Tensor) else type(x).__name__
 
 
 def check_binary_mask(mask: object, name: str = "mask") -> Tensor:
@@ -81,9 +80,9 @@ def check_binary_mask(mask: object, name: str = "mask") -> Tensor:
 def check_image_mask_pair(image: object, mask: object) -> None:
     """Images ``(N, C, H, W)`` and masks ``(N, H, W)`` or ``(N, K, H, W)`` of one size."""
     if not isinstance(image, Tensor) or image.dim() != 4:
-        raise InputError(f"images must be a (N, C, H, W) tensor, got {_shape(image)}")
+        raise InputError(f"images must be a (N, C, H, W) tensor, got {describe(image)}")
     if not isinstance(mask, Tensor) or mask.dim() not in (3, 4):
-        raise InputError(f"masks must be (N, H, W) or (N, K, H, W), got {_shape(mask)}")
+        raise InputError(f"masks must be (N, H, W) or (N, K, H, W), got {describe(mask)}")
     if mask.shape[0] != image.shape[0] or mask.shape[-2:] != image.shape[-2:]:
         raise InputError(
             f"images {tuple(image.shape)} and masks {tuple(mask.shape)} differ in number or size"
@@ -250,7 +249,7 @@ class UNet(nn.Module, PretrainedModel):
 
     def _check(self, x: Tensor) -> None:
         if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise InputError(f"UNet expects (N, {self.in_channels}, H, W), got {_shape(x)}")
+            raise InputError(f"UNet expects (N, {self.in_channels}, H, W), got {describe(x)}")
         h, w = x.shape[-2:]
         if h % self.divisor or w % self.divisor:
             raise InputError(f"UNet input size {h}x{w} must be a multiple of {self.divisor}")

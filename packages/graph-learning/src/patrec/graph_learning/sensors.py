@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from patrec.core.checks import check_tensor, describe
 from patrec.core.data import require_path
 from patrec.core.errors import DataError, InputError
 
@@ -100,7 +101,7 @@ def label_spans(labels: Tensor, kind: str = "attack") -> list[tuple[int, int, st
         labels: ``(T,)`` integer or bool labels.
     """
     if not isinstance(labels, Tensor) or labels.ndim != 1:
-        raise InputError(f"labels must be a (T,) tensor, got {_describe(labels)}")
+        raise InputError(f"labels must be a (T,) tensor, got {describe(labels)}")
     lab = (labels != 0).to(torch.int8)
     if lab.numel() == 0:
         return []
@@ -111,20 +112,11 @@ def label_spans(labels: Tensor, kind: str = "attack") -> list[tuple[int, int, st
     return [(int(s), int(e), kind) for s, e in zip(starts, ends, strict=True)]
 
 
-def _describe(x: object) -> str:
-    if isinstance(x, Tensor):
-        return f"shape {tuple(x.shape)} {x.dtype}"
-    return type(x).__name__
-
-
 def _check_series(name: str, x: object) -> Tensor:
-    if not isinstance(x, Tensor) or x.ndim != 2 or not x.is_floating_point():
-        raise InputError(f"{name} must be a floating (T, N) tensor, got {_describe(x)}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise InputError(f"{name} must have T >= 1 ticks and N >= 1 sensors, got {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise InputError(f"{name} must hold finite values, got NaN or inf")
-    return x
+    """A floating ``(T, N)`` series, T ticks of N sensors, finite and non-empty."""
+    check_tensor(x, "T N", name=name, dtype="float", nonempty=True, finite=True)
+    t: Tensor = x  # type: ignore[assignment]
+    return t
 
 
 def minmax_fit(train: Tensor) -> tuple[Tensor, Tensor]:
