@@ -37,3 +37,24 @@ def test_metric_input_errors():
         accuracy(torch.zeros(3), torch.zeros(3, dtype=torch.long))
     with pytest.raises(InputError):
         equal_error_rate([0.1, 0.2], [1, 1])
+
+
+def test_per_class_scores_match_scikit_learn() -> None:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from patrec.core.metrics import per_class_scores
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(60, 5, generator=g)
+    y = torch.randint(0, 5, (60,), generator=g)
+    y[y == 4] = 3  # class 4 never true: its recall and F1 have a zero denominator
+    logits[:, 2] -= 10  # class 2 never predicted: its precision has a zero denominator
+    got = per_class_scores(logits, y)
+    ref = precision_recall_fscore_support(
+        y.numpy(), logits.argmax(1).numpy(), labels=range(5), zero_division=0
+    )
+    for name, r in zip(("precision", "recall", "f1", "support"), ref, strict=True):
+        assert got[name].tolist() == pytest.approx(list(r), abs=1e-6), name  # float32
+    assert got["precision"][2] == 0 and got["recall"][4] == 0
+    with pytest.raises(InputError, match="target"):
+        per_class_scores(logits, torch.full((60,), 5))

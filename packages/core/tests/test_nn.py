@@ -136,3 +136,26 @@ def test_shared_blocks_live_in_core_nn_which_imports_no_method_module():
 
     assert shnet.SHBlock is cnn.SHBlock and shnet.SEBlock is cnn.SEBlock
     assert shnet.PHMLinear is cnn.PHMLinear and cnn.SHBlock.__module__ == "patrec.core.nn"
+
+
+def test_cbam_channel_then_spatial_attention_by_hand() -> None:
+    from patrec.core.nn import CBAM
+
+    torch.manual_seed(0)
+    block = CBAM(8, reduction=4, kernel_size=3)
+    x = torch.randn(2, 8, 5, 6)
+    w0, w1 = block.channel.mlp[0].weight, block.channel.mlp[2].weight
+
+    def mlp(z: torch.Tensor) -> torch.Tensor:
+        return torch.relu(z @ w0.T) @ w1.T
+
+    mc = torch.sigmoid(mlp(x.mean((2, 3))) + mlp(x.amax((2, 3))))  # CBAM eq. 2
+    f1 = mc[:, :, None, None] * x
+    s = torch.cat([f1.mean(1, keepdim=True), f1.amax(1, keepdim=True)], 1)
+    ms = torch.sigmoid(torch.nn.functional.conv2d(s, block.spatial.conv.weight, padding=1))
+    assert torch.allclose(block(x), ms * f1, atol=1e-6)  # eq. 1: channel first, then spatial
+    assert block.channel.mlp[0].out_features == 2
+    with pytest.raises(InputError, match="odd"):
+        CBAM(8, kernel_size=4)
+    with pytest.raises(InputError):
+        block(torch.randn(2, 7, 5, 6))

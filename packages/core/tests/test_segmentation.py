@@ -180,3 +180,45 @@ def test_encoder_hook_sees_every_level_and_replaces_its_output():
     assert levels == [(0, 4), (1, 8), (2, 16)] and torch.equal(y, net(x))
     zero0 = net.forward_features(x, encoder_hook=lambda i, h: h * 0 if i == 0 else h)
     assert not torch.allclose(zero0[0], y) and zero0[1].encoder[0].abs().sum() == 0
+
+
+def test_pixel_scores_pool_every_pixel_of_binary_masks() -> None:
+    from patrec.core.segmentation import pixel_scores
+
+    pred = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    target = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    pred[0, 0, 0, :] = True  # 2 predicted in image 0
+    target[0, 0, 0, 0] = True  # 1 of them right
+    target[1, 0, 1, 1] = True  # missed in image 1
+    # pooled over 8 pixels: TP 1, FP 1, FN 1, TN 5 (per image, image 1 would have F1 0)
+    got = pixel_scores(pred, target)
+    assert got == pytest.approx(
+        {"accuracy": 6 / 8, "precision": 0.5, "recall": 0.5, "specificity": 5 / 6, "f1": 0.5}
+    )
+    assert pixel_scores(target, target)["f1"] == 1.0
+    with pytest.raises(InputError, match="binary"):
+        pixel_scores(pred, target.float() * 0.5)
+    with pytest.raises(InputError, match="probab"):
+        pixel_scores(pred.float() * 2, target)
+
+
+def test_pixel_scores_calibration_of_probabilities_by_hand() -> None:
+    from patrec.core.segmentation import pixel_scores
+
+    probs = torch.tensor([0.9, 0.8, 0.3, 0.1, 0.6, 0.2]).reshape(1, 1, 2, 3)
+    target = torch.tensor([1, 0, 1, 0, 1, 0]).reshape(1, 1, 2, 3).bool()
+    # predicted 1 1 0 0 1 0 at 0.5 against 1 0 1 0 1 0: TP 2, FP 1, FN 1, TN 2
+    got = pixel_scores(probs, target, bins=2)
+    assert got["recall"] == pytest.approx(2 / 3) and got["specificity"] == pytest.approx(2 / 3)
+    assert got["accuracy"] == pytest.approx(4 / 6)
+    # two bins: [0, .5] holds .3 .1 .2 (mean .2, positives 1/3); (.5, 1] holds .9 .8 .6
+    # (mean .7667, positives 2/3)
+    ece = 0.5 * abs(1 / 3 - 0.2) + 0.5 * abs(2 / 3 - 2.3 / 3)
+    mce = max(abs(1 / 3 - 0.2), abs(2 / 3 - 2.3 / 3))
+    assert got["ece"] == pytest.approx(ece, abs=1e-6) and got["mce"] == pytest.approx(mce, abs=1e-6)
+    perfect = pixel_scores(target.float(), target)
+    assert perfect["ece"] == pytest.approx(0.0) and perfect["specificity"] == 1.0
+    # two classes are averaged (macro): class 1 all right, class 0 as above
+    two = pixel_scores(torch.cat([probs, target.float()], 1), torch.cat([target, target], 1))
+    assert two["accuracy"] == pytest.approx((4 / 6 + 1) / 2)
+    assert "ece" not in pixel_scores(target, target)  # calibration needs probabilities

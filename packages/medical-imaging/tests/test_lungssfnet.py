@@ -33,7 +33,6 @@ from patrec.medical_imaging.lungssfnet import (
     dct_pool,
     lowest_frequencies,
     make_model,
-    pixel_metrics,
     recipe,
     simam,
     train_variant,
@@ -265,20 +264,6 @@ def test_variants_have_the_papers_block_counts_and_attention():
     smoke = m.make_config("smoke")
     assert make_model(smoke, "lungssfnet", 3).num_ssf_blocks == 4
     assert make_model(smoke, "lungssf1", 3).num_ssf_blocks == 7
-
-
-def test_pixel_metrics_by_hand():
-    pred = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
-    target = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
-    pred[0, 0, 0, :] = True  # 2 predicted in image 0
-    target[0, 0, 0, 0] = True  # 1 of them right
-    target[1, 0, 1, 1] = True  # missed in image 1
-    # pooled over 8 pixels: TP 1, FP 1, FN 1, TN 5
-    got = pixel_metrics(pred, target)
-    assert got == pytest.approx({"accuracy": 6 / 8, "precision": 0.5, "recall": 0.5, "f1": 0.5})
-    assert pixel_metrics(target, target)["f1"] == 1.0
-    with pytest.raises(InputError, match="binary"):
-        pixel_metrics(pred.float() * 0.5, target)
 
 
 def _tiny_data():

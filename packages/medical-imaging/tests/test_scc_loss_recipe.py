@@ -21,7 +21,6 @@ from patrec.medical_imaging.scc_loss import (
     add_noise,
     evaluate_domains,
     paper_config,
-    pixel_metrics,
     recipe,
     smoke_config,
     variant_lambda,
@@ -128,23 +127,6 @@ def test_noise_of_table_5() -> None:
     assert add_noise(x, "gaussian", 0.0).equal(x) and g.min() >= 0 and g.max() <= 1
     with pytest.raises(InputError, match="noise kind"):
         add_noise(x, "poisson")
-
-
-def test_pixel_metrics_by_hand() -> None:
-    probs = torch.tensor([0.9, 0.8, 0.3, 0.1, 0.6, 0.2]).reshape(1, 1, 2, 3)
-    target = torch.tensor([1, 0, 1, 0, 1, 0]).reshape(1, 1, 2, 3).bool()
-    # predicted 1 0 0 0 1 0 at 0.5 with target 1 0 1 0 1 0... 0.8 -> 1: TP 2, FP 1, FN 1, TN 2
-    got = pixel_metrics(probs, target, bins=2)
-    assert got["sensitivity"] == pytest.approx(2 / 3)
-    assert got["specificity"] == pytest.approx(2 / 3)
-    assert got["accuracy"] == pytest.approx(4 / 6)
-    # two bins: [0, .5] holds .3 .1 .2 (mean .2, positives 1/3); (.5, 1] holds .9 .8 .6
-    # (mean .7667, positives 2/3)
-    ece = 0.5 * abs(1 / 3 - 0.2) + 0.5 * abs(2 / 3 - 2.3 / 3)
-    mce = max(abs(1 / 3 - 0.2), abs(2 / 3 - 2.3 / 3))
-    assert got["ece"] == pytest.approx(ece, abs=1e-6) and got["mce"] == pytest.approx(mce, abs=1e-6)
-    perfect = pixel_metrics(target.float(), target)
-    assert perfect["ece"] == pytest.approx(0.0) and perfect["specificity"] == 1.0
 
 
 def test_evaluate_domains_checks_sizes() -> None:

@@ -22,9 +22,10 @@ its place is random, so "the Grad-CAM peak falls inside the planted cue" (the cu
 a pointing game) can be measured, against plain-gradient saliency and a random map.
 
 What the paper reports and the recipe measures: the classifier's per-class precision,
-recall and F1 as mean ± std over the seeds (Table 3; :func:`per_class_scores`), Grad-CAM
-with Guided Backprop of the best model (Fig. 1; here the best validation accuracy) and the
-per-class mean / std Grad-CAM per model and over all models (Sec. 3.4). Not here: RAF-DB
+recall and F1 as mean ± std over the seeds (Table 3; core's
+:func:`~patrec.core.metrics.per_class_scores`), Grad-CAM with Guided Backprop of the best
+model (Fig. 1; here the best validation accuracy) and the per-class mean / std Grad-CAM per
+model and over all models (Sec. 3.4). Not here: RAF-DB
 and AffectNet (licensed downloads; FER-2013 loads from its CSV with ``--data``), and the
 comparison of maps with FACS action units, which the paper does by eye (the cue hit rate
 is our quantitative stand-in on data whose evidence is known). The ``paper`` preset is
@@ -56,6 +57,7 @@ from patrec.core.explain import (
     save_cam_figure,
 )
 from patrec.core.hub import PretrainedModel
+from patrec.core.metrics import per_class_scores
 from patrec.core.registry import Method
 from patrec.core.train import TrainConfig
 
@@ -617,40 +619,6 @@ def smoke_config() -> GradCamFERConfig:
 
 # core-candidate: per-class precision / recall / F1 (patrec.core.metrics has accuracy and
 # macro-F1 only); any classifier's report would use it.
-def per_class_scores(logits: Tensor, target: Tensor, num_classes: int) -> dict[str, Tensor]:
-    """Precision, recall and F1 of every class (Table 3's columns), from the confusion counts.
-
-    ``precision_c = TP_c / (TP_c + FP_c)``, ``recall_c = TP_c / (TP_c + FN_c)``,
-    ``F1_c = 2 P R / (P + R)``; a ratio with a zero denominator is 0 (scikit-learn's
-    ``zero_division=0``).
-
-    Args:
-        logits: ``(N, K)`` scores (the prediction is the arg-max); target: ``(N,)`` labels.
-        num_classes: ``K``.
-
-    Returns:
-        ``{"precision", "recall", "f1", "support"}``, each ``(K,)``.
-    """
-    dims: dict[str, int] = {}
-    check_int(num_classes, "num_classes", ge=1)
-    check_tensor(logits, f"N {num_classes}", name="logits", dims=dims, dtype="float")
-    check_tensor(target, "N", name="target", dims=dims, dtype="int", range=(0, num_classes - 1))
-    pred = logits.argmax(1).cpu()
-    y = target.cpu().long()
-    cm = torch.bincount(y * num_classes + pred, minlength=num_classes**2).view(
-        num_classes, num_classes
-    )  # rows: true class, columns: predicted
-    tp = cm.diag().double()
-    predicted, support = cm.sum(0).double(), cm.sum(1).double()
-
-    def ratio(a: Tensor, b: Tensor) -> Tensor:
-        return torch.where(b > 0, a / torch.where(b > 0, b, torch.ones_like(b)), 0 * a)
-
-    precision, recall = ratio(tp, predicted), ratio(tp, support)
-    f1 = ratio(2 * precision * recall, precision + recall)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
-
-
 def _peak_hits(maps: Tensor, masks: Tensor) -> Tensor:
     """Per image, whether the map's peak pixel lies in the cue mask (``(N,)`` bool)."""
     from patrec.core.explain import peak_positions
@@ -895,7 +863,7 @@ def recipe(cfg: GradCamFERConfig, out_dir: str | Path, *, data: object = None) -
         model = tf.model
         with torch.no_grad():
             logits = torch.cat([model(xb) for xb in torch.split(x_te, 256)])
-        scores = per_class_scores(logits, y_te, k)
+        scores = per_class_scores(logits, y_te)
         metrics: dict[str, Any] = dict(tf.metrics)
         for key in ("precision", "recall", "f1"):  # Table 3
             metrics[key] = {names[c]: float(scores[key][c]) for c in range(k)}

@@ -6,21 +6,22 @@ case in ``tests/test_metrics.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
+from patrec.core.checks import check_tensor
 from patrec.core.errors import InputError
 
-__all__ = ["accuracy", "equal_error_rate", "macro_f1"]
+__all__ = ["accuracy", "equal_error_rate", "macro_f1", "per_class_scores"]
 
 
-def _check_logits(logits: torch.Tensor, target: torch.Tensor) -> None:
-    if logits.ndim != 2:
-        raise InputError(f"logits must be (N, C), got shape {tuple(logits.shape)}")
-    if target.ndim != 1 or target.shape[0] != logits.shape[0]:
-        raise InputError(
-            f"target must be (N,) with N={logits.shape[0]}, got shape {tuple(target.shape)}"
-        )
+def _check_logits(logits: torch.Tensor, target: torch.Tensor) -> int:
+    dims: dict[str, int] = {}
+    check_tensor(logits, "N C", name="logits", dims=dims)
+    check_tensor(target, "N", name="target", dims=dims, dtype="int", range=(0, dims["C"] - 1))
+    return dims["C"]
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
@@ -37,6 +38,32 @@ def macro_f1(logits: torch.Tensor, target: torch.Tensor) -> float:
 
     _check_logits(logits, target)
     return float(multiclass_f1_score(logits, target, num_classes=logits.shape[1], average="macro"))
+
+
+def per_class_scores(logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Precision, recall, F1 and support of every class (torchmetrics, ``average=None``).
+
+    ``precision_c = TP_c / (TP_c + FP_c)``, ``recall_c = TP_c / (TP_c + FN_c)``,
+    ``F1_c = 2 P R / (P + R)``; a ratio with a zero denominator is 0 (scikit-learn's
+    ``zero_division=0``). The prediction is the arg-max of ``(N, K)`` logits, the target
+    ``(N,)`` labels in ``0..K-1``. Returns ``{"precision", "recall", "f1", "support"}``,
+    each ``(K,)`` on the CPU.
+    """
+    from torchmetrics.functional.classification import (
+        multiclass_f1_score,
+        multiclass_precision,
+        multiclass_recall,
+    )
+
+    k = _check_logits(logits, target)
+    pred, y = logits.detach().argmax(1).cpu(), target.detach().cpu().long()
+    kw: dict[str, Any] = {"num_classes": k, "average": "none"}
+    return {
+        "precision": multiclass_precision(pred, y, **kw).double(),
+        "recall": multiclass_recall(pred, y, **kw).double(),
+        "f1": multiclass_f1_score(pred, y, **kw).double(),
+        "support": torch.bincount(y, minlength=k).double(),
+    }
 
 
 def equal_error_rate(scores: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> float:

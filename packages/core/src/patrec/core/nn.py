@@ -31,12 +31,15 @@ from patrec.core.hub import PretrainedModel
 
 __all__ = [
     "AMode",
+    "CBAM",
+    "ChannelAttention",
     "ClassifierHead",
     "MLPHead",
     "PHMLinear",
     "SEBlock",
     "SHBlock",
     "SmallCNN",
+    "SpatialAttention",
     "StagedBackbone",
     "algebra_matrices",
     "cifar_resnet",
@@ -617,3 +620,75 @@ class SHBlock(nn.Module):
             f"channels={self.channels}, reduction={self.reduction}, n={self.n}, "
             f"a_mode={self.a_mode!r}"
         )
+
+
+# ---------------------------------------------------------------------------------------
+# CBAM (Woo et al., ECCV 2018): LungSSFNet's LungCBAM ablation and eq. 8, MSDNet's module
+# ---------------------------------------------------------------------------------------
+
+
+class ChannelAttention(nn.Module):
+    """CBAM's channel attention: ``M_c = sigmoid(MLP(AvgPool(F)) + MLP(MaxPool(F)))``.
+
+    The MLP is shared, ``W_1 ReLU(W_0 .)`` with ``C -> max(1, C // r) -> C`` (CBAM's eq. 2,
+    without biases); output ``M_c * F``. ``(N, C, H, W) -> same``.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.channels = check_int(channels, "channels", ge=1)
+        hidden = max(1, channels // check_int(reduction, "reduction", ge=1))
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden, bias=False),  # W_0
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels, bias=False),  # W_1
+        )
+
+    def attention(self, x: Tensor) -> Tensor:
+        """The channel weights ``(N, C)`` in (0, 1)."""
+        check_tensor(x, "N C H W", name="F", dims={"C": self.channels}, dtype="float")
+        return torch.sigmoid(self.mlp(x.mean(dim=(2, 3))) + self.mlp(x.amax(dim=(2, 3))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.attention(x)[:, :, None, None] * x
+
+
+class SpatialAttention(nn.Module):
+    """CBAM's spatial attention (CBAM's eq. 3): ``sigmoid(conv_k([mean_c Y; max_c Y])) * Y``.
+
+    ``(N, C, H, W) -> (N, C, H, W)``; :meth:`attention` gives the ``(N, 1, H, W)`` map.
+    ``kernel_size`` is odd (7 in CBAM).
+    """
+
+    def __init__(self, kernel_size: int = 7) -> None:
+        super().__init__()
+        check_int(kernel_size, "spatial attention kernel", ge=1)
+        if kernel_size % 2 == 0:
+            raise InputError(f"spatial attention kernel must be odd, got {kernel_size}")
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def attention(self, y: Tensor) -> Tensor:
+        check_tensor(y, "N C H W", name="Y", dtype="float")
+        s = torch.cat([y.mean(dim=1, keepdim=True), y.amax(dim=1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.conv(s))
+
+    def forward(self, y: Tensor) -> Tensor:
+        return self.attention(y) * y
+
+
+class CBAM(nn.Module):
+    """Convolutional Block Attention Module: channel attention, then spatial attention.
+
+    ``F' = M_c(F) * F``, ``F'' = M_s(F') * F'`` (CBAM's eq. 1, sequential, channel first),
+    with :class:`ChannelAttention` (avg + max pooled shared MLP, ratio ``r``) and
+    :class:`SpatialAttention` (``k x k`` conv over the channel-wise mean and max).
+    ``(N, C, H, W) -> (N, C, H, W)``.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.channel = ChannelAttention(channels, reduction)
+        self.spatial = SpatialAttention(kernel_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.spatial(self.channel(x))

@@ -51,6 +51,7 @@ __all__ = [
     "iou_score",
     "load_segmentation_folder",
     "one_hot_masks",
+    "pixel_scores",
     "plot_segmentation",
     "segmentation_metrics",
     "soft_dice_loss",
@@ -392,6 +393,62 @@ def segmentation_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
         "iou": float(iou_score(pred, target).mean()),
         "hd95": float(hd95(pred, target).mean()),
     }
+
+
+def pixel_scores(
+    pred: Tensor, target: Tensor, *, threshold: float = 0.5, bins: int = 15
+) -> dict[str, float]:
+    """Pixel-level scores of masks or probabilities ``(N, K, H, W)``, pooled per class.
+
+    The pixels of the whole set are pooled per class (torchmetrics' binary metrics on the
+    flattened class maps: one confusion table per class, not one per image), then the
+    classes are averaged (macro). A ratio with a zero denominator is 0.
+
+    Args:
+        pred: binary masks, or probabilities in [0, 1] (thresholded at ``threshold``).
+        target: binary masks of the same shape.
+        threshold: the decision threshold on probabilities.
+        bins: equal-width bins of the calibration errors.
+
+    Returns:
+        ``accuracy``, ``precision``, ``recall`` (= sensitivity), ``specificity``, ``f1``; for
+        floating ``pred`` also ``ece`` = ``sum_b |B_b|/n |acc_b - conf_b|`` and ``mce`` =
+        ``max_b |acc_b - conf_b|`` (the binary calibration errors of each class's
+        probabilities).
+    """
+    from torchmetrics.functional.classification import (
+        binary_accuracy,
+        binary_calibration_error,
+        binary_f1_score,
+        binary_precision,
+        binary_recall,
+        binary_specificity,
+    )
+
+    from patrec.core.checks import check_int, check_scalar, check_tensor
+
+    dims: dict[str, int] = {}
+    probs = pred.is_floating_point() if isinstance(pred, Tensor) else False
+    check_tensor(pred, "N K H W", name="prediction", dims=dims, probs=probs, binary=not probs)
+    check_tensor(target, "N K H W", name="target", dims=dims, binary=True)
+    check_scalar(threshold, "threshold", gt=0, lt=1)
+    check_int(bins, "bins", ge=2)
+    scores: dict[str, Callable[..., Tensor]] = {
+        "accuracy": binary_accuracy,
+        "precision": binary_precision,
+        "recall": binary_recall,
+        "specificity": binary_specificity,
+        "f1": binary_f1_score,
+    }
+    per: dict[str, list[float]] = {k: [] for k in (*scores, *(("ece", "mce") if probs else ()))}
+    for c in range(dims["K"]):
+        p, y = pred[:, c].flatten().float(), target[:, c].flatten().long()
+        for k, fn in scores.items():
+            per[k].append(float(fn(p, y, threshold)))
+        if probs:
+            per["ece"].append(float(binary_calibration_error(p, y, n_bins=bins)))
+            per["mce"].append(float(binary_calibration_error(p, y, n_bins=bins, norm="max")))
+    return {k: sum(v) / len(v) for k, v in per.items()}
 
 
 # -- data -----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ from torch.nn import functional as F
 from patrec.core.checks import check_choice, check_int, check_scalar, check_tensor
 from patrec.core.config import param
 from patrec.core.errors import ConfigError, InputError
+from patrec.core.nn import CBAM, ChannelAttention, SpatialAttention
 from patrec.core.registry import Method
 from patrec.core.segmentation import (
     DoubleConv,
@@ -75,6 +76,7 @@ from patrec.core.segmentation import (
     check_binary_mask,
     check_image_mask_pair,
     dice_bce_loss,
+    pixel_scores,
 )
 from patrec.core.train import TrainConfig
 
@@ -97,7 +99,6 @@ __all__ = [
     "dct_pool",
     "lowest_frequencies",
     "paper_config",
-    "pixel_metrics",
     "recipe",
     "simam",
     "smoke_config",
@@ -157,75 +158,6 @@ class SimAM(nn.Module):
 
     def extra_repr(self) -> str:
         return f"lambda={self.lam:g}"
-
-
-# -- CBAM (Woo et al., ECCV 2018), the LungCBAM ablation of Table 3 ---------------------------
-class ChannelAttention(nn.Module):
-    """CBAM's channel attention: ``M_c = sigmoid(MLP(AvgPool(F)) + MLP(MaxPool(F)))``.
-
-    The MLP is shared, ``W_1 ReLU(W_0 .)`` with ``C -> C/r -> C`` (as written in CBAM's
-    eq. 2, without biases); output ``M_c * F``. ``(N, C, H, W) -> same``.
-    """
-
-    def __init__(self, channels: int, reduction: int = 16) -> None:
-        super().__init__()
-        self.channels = check_int(channels, "channels", ge=1)
-        hidden = max(1, channels // check_int(reduction, "reduction", ge=1))
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden, bias=False),  # W_0
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, channels, bias=False),  # W_1
-        )
-
-    def attention(self, x: Tensor) -> Tensor:
-        """The channel weights ``(N, C)`` in (0, 1)."""
-        _map(x, "F", self.channels)
-        return torch.sigmoid(self.mlp(x.mean(dim=(2, 3))) + self.mlp(x.amax(dim=(2, 3))))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.attention(x)[:, :, None, None] * x
-
-
-class SpatialAttention(nn.Module):
-    """CBAM spatial attention (LungSSFNet's eq. 8, CBAM's eq. 3):
-    ``sigmoid(conv7x7([mean_c Y; max_c Y])) * Y``.
-
-    ``(N, C, H, W) -> (N, C, H, W)``; :meth:`attention` gives the ``(N, 1, H, W)`` map.
-    """
-
-    def __init__(self, kernel_size: int = 7) -> None:
-        super().__init__()
-        check_int(kernel_size, "spatial attention kernel", ge=1)
-        if kernel_size % 2 == 0:
-            raise InputError(f"spatial attention kernel must be odd, got {kernel_size}")
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
-
-    def attention(self, y: Tensor) -> Tensor:
-        _map(y, "Y^s")
-        s = torch.cat([y.mean(dim=1, keepdim=True), y.amax(dim=1, keepdim=True)], dim=1)
-        return torch.sigmoid(self.conv(s))
-
-    def forward(self, y: Tensor) -> Tensor:
-        return self.attention(y) * y
-
-
-# core-candidate: DESIGN lists CBAM and SimAM among core.nn's blocks; used by this method only
-class CBAM(nn.Module):
-    """Convolutional Block Attention Module: channel attention, then spatial attention.
-
-    ``F' = M_c(F) * F``, ``F'' = M_s(F') * F'`` (CBAM's eq. 1, sequential, channel first),
-    with :class:`ChannelAttention` (avg + max pooled shared MLP, ratio ``r``) and
-    :class:`SpatialAttention` (7x7 conv over the channel-wise mean and max).
-    ``(N, C, H, W) -> (N, C, H, W)``.
-    """
-
-    def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7) -> None:
-        super().__init__()
-        self.channel = ChannelAttention(channels, reduction)
-        self.spatial = SpatialAttention(kernel_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.spatial(self.channel(x))
 
 
 # -- U: skip fusion unit (eqs. 1, 2) -----------------------------------------------------------
@@ -558,34 +490,6 @@ def count_parameters(model: nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-# core-candidate: pooled pixel accuracy/precision/recall/F1 (scc_loss has the per-class SE/SP/ACC
-# twin); a core segmentation_confusion_metrics would serve both
-def pixel_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
-    """Pixel accuracy, precision, recall and F1 of binary masks ``(N, 1, H, W)``, pooled.
-
-    The counts of every pixel of the set are pooled (torchmetrics' ``multidim_average=
-    "global"``); a ratio with a zero denominator is 0. Table 2 of the paper reports these
-    four at case level by an unstated rule (see the module docstring).
-    """
-    from torchmetrics.functional.classification import (
-        binary_accuracy,
-        binary_f1_score,
-        binary_precision,
-        binary_recall,
-    )
-
-    dims: dict[str, int] = {}
-    check_tensor(pred, "N 1 H W", name="prediction", dims=dims, binary=True)
-    check_tensor(target, "N 1 H W", name="target", dims=dims, binary=True)
-    p, t = pred.long().flatten(), target.long().flatten()
-    return {
-        "accuracy": float(binary_accuracy(p, t)),
-        "precision": float(binary_precision(p, t)),
-        "recall": float(binary_recall(p, t)),
-        "f1": float(binary_f1_score(p, t)),
-    }
-
-
 # -- config -----------------------------------------------------------------------------------
 @dataclass
 class LungSSFDataConfig:
@@ -800,7 +704,8 @@ def train_variant(
     out_dir: str | Path | None = None,
 ) -> TrainedModel:
     """Train one variant with one seed (BCE + soft Dice); measure Dice, IoU, HD95 and the
-    pixel accuracy / precision / recall / F1 of :func:`pixel_metrics`."""
+    pixel accuracy / precision / recall / F1 (core's :func:`~patrec.core.segmentation.pixel_scores`,
+    pooled over every pixel of the test set)."""
     from torch.utils.data import TensorDataset
 
     from patrec.core.segmentation import segmentation_metrics
@@ -847,7 +752,8 @@ def train_variant(
     net = trainer.unwrapped_model
     pred = predict_masks(net, data.x_test, cfg.threshold)
     metrics = segmentation_metrics(pred, data.y_test)
-    metrics.update(pixel_metrics(pred, data.y_test))
+    pooled = pixel_scores(pred, data.y_test)
+    metrics.update({k: pooled[k] for k in ("accuracy", "precision", "recall", "f1")})
     metrics["params"] = float(count_parameters(net))
     metrics["ssf_blocks"] = float(sum(isinstance(m, SSFBlock) for m in net.modules()))
     return TrainedModel(variant, seed, net, history, metrics)

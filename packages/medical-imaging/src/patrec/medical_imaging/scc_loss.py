@@ -66,6 +66,7 @@ from patrec.core.segmentation import (
     UNet,
     check_binary_mask,
     check_image_mask_pair,
+    pixel_scores,
     soft_dice_loss,
 )
 from patrec.core.train import TrainConfig
@@ -86,7 +87,6 @@ __all__ = [
     "load_data",
     "make_model",
     "paper_config",
-    "pixel_metrics",
     "predict_masks",
     "predict_probs",
     "recipe",
@@ -634,42 +634,6 @@ def predict_masks(model: nn.Module, images: Tensor, threshold: float = 0.5) -> T
     return predict_probs(model, images) > threshold
 
 
-# core-candidate: per-class pooled SE/SP/ACC and ECE/MCE (lungssfnet has the pooled
-# accuracy/precision/recall/F1 twin); a core segmentation_confusion_metrics would serve both
-def pixel_metrics(
-    probs: Tensor, target: Tensor, threshold: float = 0.5, bins: int = 15
-) -> dict[str, float]:
-    """Sensitivity, specificity, accuracy, ECE and MCE of ``(N, K, H, W)`` probabilities.
-
-    Every pixel of the set is pooled per class (torchmetrics' binary metrics on the
-    flattened class maps), then the classes are averaged (macro). ECE and MCE
-    (Table 4) are the binary calibration errors of each class's probabilities over ``bins``
-    equal-width bins (``sum_b |B_b|/n |acc_b - conf_b|`` and ``max_b |acc_b - conf_b|``).
-    """
-    from torchmetrics.functional.classification import (
-        binary_accuracy,
-        binary_calibration_error,
-        binary_recall,
-        binary_specificity,
-    )
-
-    dims: dict[str, int] = {}
-    check_tensor(probs, "N K H W", name="probabilities", dims=dims, probs=True)
-    check_tensor(target, "N K H W", name="target", dims=dims, binary=True)
-    check_int(bins, "bins", ge=2)
-    t = target.long()
-    per: dict[str, list[float]] = {k: [] for k in ("sensitivity", "specificity", "accuracy",
-                                                   "ece", "mce")}  # fmt: skip
-    for c in range(dims["K"]):
-        p, y = probs[:, c].flatten(), t[:, c].flatten()
-        per["sensitivity"].append(float(binary_recall(p, y, threshold)))
-        per["specificity"].append(float(binary_specificity(p, y, threshold)))
-        per["accuracy"].append(float(binary_accuracy(p, y, threshold)))
-        per["ece"].append(float(binary_calibration_error(p, y, n_bins=bins)))
-        per["mce"].append(float(binary_calibration_error(p, y, n_bins=bins, norm="max")))
-    return {k: sum(v) / len(v) for k, v in per.items()}
-
-
 def evaluate_domains(
     model: nn.Module,
     sets: dict[str, tuple[Tensor, Tensor]],
@@ -681,7 +645,7 @@ def evaluate_domains(
     Each pair must be images ``(N, C, H, W)`` and binary masks ``(N, K, H, W)`` of one size
     (else :class:`InputError`). Returns ``name -> {"dice", "iou", "hd95", "sensitivity",
     "specificity", "accuracy", "ece", "mce", "dice_<k>"}`` (Dice, IoU, HD95 in pixels: means
-    over images and classes; the others: :func:`pixel_metrics`; per-class Dice under
+    over images and classes; the others: core's :func:`~patrec.core.segmentation.pixel_scores`, pooled per class, macro; per-class Dice under
     ``dice_0``, ``dice_1`` ...).
     """
     from patrec.core.segmentation import dice_score, segmentation_metrics
@@ -697,7 +661,9 @@ def evaluate_domains(
                 f"model predicts {tuple(pred.shape)} for {name} but its masks are {tuple(y.shape)}"
             )
         m = segmentation_metrics(pred, y)
-        m.update(pixel_metrics(probs, y, threshold, bins))
+        px = pixel_scores(probs, y, threshold=threshold, bins=bins)
+        px["sensitivity"] = px.pop("recall")
+        m.update({k: px[k] for k in ("sensitivity", "specificity", "accuracy", "ece", "mce")})
         per_class = dice_score(pred, y).mean(dim=0)
         for k, v in enumerate(per_class.tolist()):
             m[f"dice_{k}"] = float(v)
