@@ -41,7 +41,7 @@ SECONDS = 90.0
 
 @pytest.mark.parametrize("method", METHODS, ids=[m.name for m in METHODS])
 def test_method_keeps_the_contract(method: Any, tmp_path: Path) -> None:
-    cfg = method.make_config("smoke", list(method.test_overrides))
+    cfg = method.test_config()
     out = tmp_path / "run"
     t0 = time.perf_counter()
     metrics = method.run(cfg, out)

@@ -57,3 +57,14 @@ def test_method_requires_paper_and_smoke_presets():
 def test_unknown_preset():
     with pytest.raises(ConfigError, match="unknown preset"):
         get_method("core/ncds").make_config("huge")
+
+
+def test_test_config_applies_test_overrides_then_the_callers() -> None:
+    from patrec.core import get_method
+
+    m = get_method("core/tsak")
+    assert m.test_overrides, "tsak states its test overrides"
+    cfg = m.test_config()
+    assert cfg.train.epochs == 1 and cfg.seeds == (0,)  # from test_overrides
+    assert m.test_config("seeds=0,1", "train.epochs=2").seeds == (0, 1)
+    assert m.test_config("train.epochs=2").train.epochs == 2  # the caller's come last

@@ -13,31 +13,6 @@ from patrec.core.errors import ConfigError
 from patrec.core.hub import verify_saved_model
 from patrec.scientific_ml.tensor_pinn import VARIANTS, TensorPINN, recipe, train_run
 
-TINY = [
-    "train.epochs=2",
-    "train.progress=false",
-    "steps_per_epoch=4",
-    "bench.iterations=2",
-    "bench.repeats=1",
-    "bench.warmup=0",
-    "klein_gordon.points=6",
-    "klein_gordon.vanilla_points=4",
-    "klein_gordon.rank=3",
-    "klein_gordon.test_points=5",
-    "poisson.points=3",
-    "poisson.vanilla_points=3",
-    "poisson.rank=2",
-    "poisson.test_points=3",
-    "flow_mixing.points=5",
-    "flow_mixing.vanilla_points=4",
-    "flow_mixing.rank=3",
-    "flow_mixing.test_points=5",
-    "helmholtz.points=5",
-    "helmholtz.vanilla_points=4",
-    "helmholtz.rank=3",
-    "helmholtz.test_points=7",
-]
-
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
@@ -49,7 +24,8 @@ def _one_thread():
 
 
 def _cfg(*extra: str):
-    return get_method("scientific-ml/tensor_pinn").make_config("smoke", TINY + list(extra))
+    """The smoke preset under the method's own test_overrides, then ``extra``."""
+    return get_method("scientific-ml/tensor_pinn").test_config(*extra)
 
 
 def test_presets_follow_the_paper():

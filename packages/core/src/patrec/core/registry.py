@@ -136,6 +136,14 @@ class Method:
         cfg = self.presets[preset]()
         return apply_overrides(cfg, overrides) if overrides else validate_config(cfg)
 
+    def test_config(self, *overrides: str) -> Any:
+        """The smoke preset under :attr:`test_overrides`, then ``overrides`` (for tests).
+
+        One place states how small a method's tests run it: a test file asks for
+        ``METHOD.test_config("seeds=0,1")`` instead of repeating the list.
+        """
+        return self.make_config("smoke", [*self.test_overrides, *overrides])
+
     def run(self, cfg: Any, out_dir: Any, *, data: Any = None) -> dict[str, Any]:
         """Check the config, run the recipe (the method and its baselines), return its metrics."""
         from patrec.core.config import validate_config
