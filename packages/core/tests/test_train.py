@@ -240,3 +240,20 @@ def test_step_seeds_equal_numpy_seed_sequence_for_every_step():
         assert step_seed(seed, epoch, int(steps[3]), rank) == want[3]
     with pytest.raises(ConfigError, match="seed"):
         step_seeds(-1, 0, np.arange(3))
+
+
+def test_predict_chunks_without_grad_and_restores_train_mode() -> None:
+    from patrec.core.train import predict
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5))
+    x = torch.randn(10, 3)
+    out = predict(net, x, batch_size=3)  # chunks of 3, 3, 3, 1
+    net.eval()
+    assert torch.equal(out, net(x).detach())  # dropout off during predict
+    net.train()
+    predict(net, x)
+    assert net.training and not out.requires_grad and out.dtype == torch.float32
+    assert predict(lambda t: t.sum(1, keepdim=True), x.double()).dtype == torch.float32
+    with pytest.raises(InputError, match="batch_size"):
+        predict(net, x, batch_size=0)

@@ -61,7 +61,7 @@ from patrec.core.errors import ConfigError, InputError
 from patrec.core.hub import PretrainedModel
 from patrec.core.nn import StagedBackbone
 from patrec.core.registry import Method
-from patrec.core.train import TrainConfig
+from patrec.core.train import TrainConfig, predict
 
 __all__ = [
     "METHOD",
@@ -1080,10 +1080,9 @@ def train_run(
     def evaluate(tr: Trainer) -> dict[str, float]:
         net = tr.unwrapped_model
         assert isinstance(net, DoubleDescentNet)
-        dev = tr.device
-        logits = torch.cat([net(xb.to(dev)).float().cpu() for xb in torch.split(data.x_test, 512)])
+        logits = predict(net, data.x_test, device=tr.device)
         err = 100.0 * float((logits.argmax(1) != data.y_test).float().mean())
-        per_stage = stage_biases(net, stimuli, dev, estimator=cfg.probe.estimator)
+        per_stage = stage_biases(net, stimuli, tr.device, estimator=cfg.probe.estimator)
         b = per_stage[-1]
         row = {
             "test_error": err,

@@ -59,7 +59,7 @@ from patrec.core.explain import (
 from patrec.core.hub import PretrainedModel
 from patrec.core.metrics import per_class_scores
 from patrec.core.registry import Method
-from patrec.core.train import TrainConfig
+from patrec.core.train import TrainConfig, predict
 
 __all__ = [
     "CUE_NAMES",
@@ -680,7 +680,7 @@ def train_fer_cnn(
         return {"loss": loss}
 
     def logits_of(net: nn.Module, x: Tensor, dev: torch.device) -> Tensor:
-        return torch.cat([net(xb.to(dev)).float().cpu() for xb in torch.split(x, 256)])
+        return predict(net, x, batch_size=256, device=dev)
 
     def evaluate(tr: Trainer) -> dict[str, float]:
         net = tr.unwrapped_model

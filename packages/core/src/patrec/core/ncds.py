@@ -60,7 +60,7 @@ from patrec.core.data import ImageClassificationData
 from patrec.core.errors import ConfigError, InputError
 from patrec.core.nn import ClassifierHead, MLPHead, StagedBackbone, l2_normalize
 from patrec.core.registry import Method
-from patrec.core.train import TrainConfig
+from patrec.core.train import TrainConfig, predict
 
 __all__ = [
     "METHOD",
@@ -1465,11 +1465,7 @@ def train_variant(
     def evaluate(tr: Trainer) -> dict[str, float]:
         net = tr.unwrapped_model
         deployed = net.deploy() if isinstance(net, (NCDSNet, DSNNet)) else net
-        deployed.eval()
-        dev = tr.device
-        logits = torch.cat(
-            [deployed(xb.to(dev)).float().cpu() for xb in torch.split(data.x_test, 512)]
-        )
+        logits = predict(deployed.eval(), data.x_test, device=tr.device)
         return {
             "test_accuracy": accuracy(logits, data.y_test),
             "test_macro_f1": macro_f1(logits, data.y_test),

@@ -68,7 +68,7 @@ from patrec.core.errors import ConfigError, InputError
 from patrec.core.hub import PretrainedModel
 from patrec.core.nn import AMode, PHMLinear, SEBlock, SHBlock, StagedBackbone, algebra_matrices
 from patrec.core.registry import Method
-from patrec.core.train import TrainConfig
+from patrec.core.train import TrainConfig, predict
 
 __all__ = [
     "ATTENTION_KINDS",
@@ -987,9 +987,7 @@ def train_variant(
         return {"loss": loss, "acc": acc.detach()}
 
     def evaluate(tr: Trainer) -> dict[str, float]:
-        net = tr.unwrapped_model
-        dev = tr.device
-        logits = torch.cat([net(xb.to(dev)).float().cpu() for xb in torch.split(data.x_test, 256)])
+        logits = predict(tr.unwrapped_model, data.x_test, batch_size=256, device=tr.device)
         return {
             "test_accuracy": accuracy(logits, data.y_test),
             "test_macro_f1": macro_f1(logits, data.y_test),

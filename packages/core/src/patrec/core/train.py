@@ -49,6 +49,7 @@ __all__ = [
     "epoch_batches",
     "get_accelerator",
     "load_checkpoint",
+    "predict",
     "seed_everything",
     "state_digest",
     "step_seed",
@@ -605,6 +606,37 @@ class Trainer:
         st.running = {}
         st.running_count = 0
         self.save_checkpoint()
+
+
+@torch.no_grad()
+def predict(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """``model`` over ``x`` in chunks of ``batch_size`` rows, without gradients.
+
+    Each chunk goes to ``device`` (default: the device of the model's first parameter, or
+    the CPU), the outputs come back to the CPU as float32 and are concatenated along the
+    first axis. A module in training mode is switched to eval mode for the call and back.
+    """
+    from patrec.core.checks import check_int
+
+    check_int(batch_size, "batch_size", ge=1)
+    if device is None:
+        first = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+        device = first.device if first is not None else torch.device("cpu")
+    was_training = isinstance(model, nn.Module) and model.training
+    if was_training:
+        model.eval()  # type: ignore[union-attr]
+    try:
+        outs = [model(xb.to(device)).float().cpu() for xb in torch.split(x, batch_size)]
+    finally:
+        if was_training:
+            model.train()  # type: ignore[union-attr]
+    return torch.cat(outs) if outs else torch.empty(0)
 
 
 def _interactive() -> bool:

@@ -88,7 +88,7 @@ from patrec.core.config import param, validate_config
 from patrec.core.errors import ConfigError, InputError
 from patrec.core.hub import PretrainedModel
 from patrec.core.registry import Method
-from patrec.core.train import TrainConfig
+from patrec.core.train import TrainConfig, predict
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -912,9 +912,7 @@ def distill(
         net = tr.unwrapped_model
         net = net.student if isinstance(net, _ProjectedStudent) else net
         xs, ys = eval_data
-        logits = torch.cat(
-            [_logits_of(net(xb.to(tr.device))).float().cpu() for xb in torch.split(xs, 512)]
-        )
+        logits = predict(lambda xb: _logits_of(net(xb)), xs, device=tr.device)
         return {"test_macro_f1": macro_f1(logits, ys), "test_accuracy": accuracy(logits, ys)}
 
     trainer = Trainer(

@@ -90,7 +90,7 @@ from patrec.core.errors import ConfigError, DataError, InputError
 from patrec.core.hub import PretrainedModel
 from patrec.core.registry import Method
 from patrec.core.report import pyplot, save_figure
-from patrec.core.train import TrainConfig
+from patrec.core.train import TrainConfig, predict
 from patrec.graph_learning.gait import (
     GAIT_CLASSES,
     SKELETONS,
@@ -1163,11 +1163,6 @@ def train_variant(
         loss, scores = _training_loss(tr.model, x, y)
         return {"loss": loss, "acc": (scores.argmax(1) == y).float().mean().detach()}
 
-    def predict(net: nn.Module, dev: torch.device, x: Tensor) -> Tensor:
-        net.eval()
-        with torch.no_grad():
-            return torch.cat([net(xb.to(dev)).float().cpu() for xb in torch.split(x, 512)])
-
     best_file = Path(out_dir) / "best.safetensors" if out_dir is not None else None
     best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None}
     if best_file is not None and best_file.is_file():  # a resumed run keeps its best epoch
@@ -1176,7 +1171,7 @@ def train_variant(
 
     def evaluate(tr: Trainer) -> dict[str, float]:
         net, dev = tr.unwrapped_model, tr.device
-        pred = predict(net, dev, data.x_test).argmax(1)
+        pred = predict(net.eval(), data.x_test, device=dev).argmax(1)
         row = {"test_accuracy": float((pred == data.y_test).float().mean())}
         if len(x_val):
             with torch.no_grad():
@@ -1213,7 +1208,7 @@ def train_variant(
     assert isinstance(net, (AGCFN, TwoStreamGCN))
     if best["state"] is not None:
         net.load_state_dict(best["state"])
-    scores = predict(net, trainer.device, data.x_test)
+    scores = predict(net.eval(), data.x_test, device=trainer.device)
     best_epoch = int(best["epoch"]) if best["state"] is not None else len(history)
     return TrainedVariant(variant, seed, net.cpu(), history, scores, best_epoch)
 
