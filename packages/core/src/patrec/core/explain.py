@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -289,6 +290,13 @@ def guided_backprop(model: nn.Module, images: Tensor, target: TargetRef = None) 
     """
     from captum.attr import GuidedBackprop
 
+    return _input_attribution(GuidedBackprop, model, images, target)
+
+
+def _input_attribution(
+    attribution: Any, model: nn.Module, images: Tensor, target: TargetRef, **kwargs: Any
+) -> Tensor:
+    """A captum input attribution (``attribution(model).attribute``), target resolved once."""
     _check_model(model)
     images = _check_images(images)
     with _eval_mode(model):
@@ -296,7 +304,7 @@ def guided_backprop(model: nn.Module, images: Tensor, target: TargetRef = None) 
         t = _targets(target, logits)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            out = GuidedBackprop(model).attribute(_prepare(images), target=t)
+            out: Tensor = attribution(model).attribute(_prepare(images), target=t, **kwargs)
     return out.detach()
 
 
@@ -334,15 +342,7 @@ def saliency(model: nn.Module, images: Tensor, target: TargetRef = None) -> Tens
     """
     from captum.attr import Saliency
 
-    _check_model(model)
-    images = _check_images(images)
-    with _eval_mode(model):
-        logits, _ = _forward_checked(model, images, None)
-        t = _targets(target, logits)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            g = Saliency(model).attribute(_prepare(images), target=t, abs=True)
-    return g.detach().amax(dim=1)
+    return _input_attribution(Saliency, model, images, target, abs=True).amax(dim=1)
 
 
 # ---------------------------------------------------------------------------------------

@@ -853,13 +853,18 @@ class AGCFNModelConfig:
     )
 
     def validate(self) -> None:
-        if len(self.widths) != len(self.strides):
-            raise ConfigError(
-                f"model.widths and model.strides must have the same length, got "
-                f"{self.widths} and {self.strides}"
-            )
-        if self.temporal_kernel % 2 == 0:
-            raise ConfigError(f"model.temporal_kernel must be odd, got {self.temporal_kernel}")
+        _check_stack(self, "model")
+
+
+def _check_stack(cfg: Any, prefix: str) -> None:
+    """The rules of a stack of ST-GCN units: one stride per width, an odd temporal kernel."""
+    if len(cfg.widths) != len(cfg.strides):
+        raise ConfigError(
+            f"{prefix}.widths and {prefix}.strides must have the same length, got "
+            f"{cfg.widths} and {cfg.strides}"
+        )
+    if cfg.temporal_kernel % 2 == 0:
+        raise ConfigError(f"{prefix}.temporal_kernel must be odd, got {cfg.temporal_kernel}")
 
 
 @dataclass
@@ -883,13 +888,7 @@ class AGCFNSTGCNConfig:
     dropout: float = param(0.5, "dropout", source="Yan et al. 2018: 0.5", ge=0, lt=1)
 
     def validate(self) -> None:
-        if len(self.widths) != len(self.strides):
-            raise ConfigError(
-                f"stgcn.widths and stgcn.strides must have the same length, got "
-                f"{self.widths} and {self.strides}"
-            )
-        if self.temporal_kernel % 2 == 0:
-            raise ConfigError(f"stgcn.temporal_kernel must be odd, got {self.temporal_kernel}")
+        _check_stack(self, "stgcn")
 
 
 @dataclass
