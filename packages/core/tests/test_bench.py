@@ -30,3 +30,16 @@ def test_ratios_are_relative_to_the_reference():
         ratios({"a": 0.0}, "a")
     with pytest.raises(ConfigError):
         time_call(lambda: None, repeats=0)
+
+
+def test_torch_threads_limits_and_restores() -> None:
+    import torch
+
+    from patrec.core.bench import torch_threads
+
+    old = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == old
+    with torch_threads(0):
+        assert torch.get_num_threads() == old

@@ -89,3 +89,20 @@ def test_scalars() -> None:
         check_int(2.5, "k")
     with pytest.raises(InputError, match="'mean', 'sum'"):
         check_choice("max", "reduction", ("mean", "sum"))
+
+
+def test_as_float_array_and_check_dataset() -> None:
+    from torch.utils.data import TensorDataset
+
+    from patrec.core.checks import as_float_array, check_dataset
+
+    a = as_float_array([1, 2.5], "x")
+    assert a.dtype == np.float64 and a.tolist() == [1.0, 2.5]
+    assert as_float_array(torch.ones(2, requires_grad=True), "x").tolist() == [1.0, 1.0]
+    with pytest.raises(InputError, match="x must be numbers"):
+        as_float_array(["a", "b"], "x")
+    assert check_dataset(TensorDataset(torch.zeros(3, 1)), "train") == 3
+    with pytest.raises(InputError, match="train is empty"):
+        check_dataset(TensorDataset(torch.zeros(0, 1)), "train")
+    with pytest.raises(InputError, match="map-style"):
+        check_dataset(iter([1, 2]), "train")

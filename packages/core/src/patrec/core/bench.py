@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from patrec.core.errors import ConfigError
 
-__all__ = ["Timing", "ratios", "time_call"]
+__all__ = ["Timing", "ratios", "time_call", "torch_threads"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,23 @@ def _cuda_sync() -> Callable[[], None]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         return torch.cuda.synchronize
     return lambda: None
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """PyTorch's intra-op threads limited to ``n`` inside the block (``0``: unchanged).
+
+    A timing compares methods under one thread budget; the old count is restored after.
+    """
+    import torch
+
+    from patrec.core.checks import check_int
+
+    check_int(n, "threads", ge=0)
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

@@ -45,7 +45,9 @@ from typing import Any, Literal
 from patrec.core.errors import InputError
 
 __all__ = [
+    "as_float_array",
     "check_choice",
+    "check_dataset",
     "check_int",
     "check_same_device",
     "check_scalar",
@@ -334,6 +336,37 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
         shown = ", ".join(repr(c) for c in choices)
         raise InputError(f"{name} must be one of {shown}, got {value!r}")
     return value
+
+
+def as_float_array(x: Any, name: str) -> Any:
+    """``x`` (a tensor, array, list or number) as a float64 NumPy array, for array checks.
+
+    Lists of numbers are what a user of a curve-analysis function passes; a tensor is
+    detached and moved to the CPU. Anything that is not numbers is an :class:`InputError`.
+    """
+    import numpy as np
+    import torch
+
+    try:
+        src = x.detach().cpu() if isinstance(x, torch.Tensor) else x
+        return np.asarray(src, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numbers, got {describe(x)}") from exc
+
+
+def check_dataset(ds: Any, name: str = "dataset") -> int:
+    """A map-style, non-empty dataset (``__len__`` and ``__getitem__``); returns its length."""
+    try:
+        n = len(ds)
+    except TypeError:
+        raise InputError(
+            f"{name} must be a map-style dataset (with __len__ and __getitem__), "
+            f"got {type(ds).__name__}"
+        ) from None
+    if n == 0 or not hasattr(ds, "__getitem__"):
+        what = "is empty" if n == 0 else f"has no __getitem__ ({type(ds).__name__})"
+        raise InputError(f"{name} {what}")
+    return int(n)
 
 
 def check_same_device(*tensors: Any, names: Sequence[str] = ()) -> None:

@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from patrec.core.checks import check_int, check_scalar, check_tensor
+from patrec.core.checks import as_float_array, check_int, check_scalar, check_tensor
 from patrec.core.config import param, validate_config
 from patrec.core.data import ImageClassificationData
 from patrec.core.errors import ConfigError, InputError
@@ -106,13 +106,6 @@ SHAPE, TEXTURE = 0, 1  # factor ids, as in Islam et al. (residual factor: 2)
 
 # core-candidate: check_tensor accepts tensors and NumPy arrays; series here may also be
 # Python lists, so they are converted first (a failed conversion is an InputError).
-def _as_array(x: object, name: str) -> np.ndarray:
-    try:
-        return np.asarray(x.detach().cpu() if isinstance(x, Tensor) else x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be numbers, got {type(x).__name__}") from exc
-
-
 # ---------------------------------------------------------------------------------------
 # label noise (Sec. 3.1 / 4.1)
 # ---------------------------------------------------------------------------------------
@@ -352,9 +345,9 @@ def make_stimuli(
 def _pair_responses(z_a: object, z_b: object) -> tuple[np.ndarray, np.ndarray]:
     """``(P, D)`` finite responses of the two images of each pair, same shape."""
     dims: dict[str, int] = {}
-    za = check_tensor(_as_array(z_a, "z_a"), "P D", name="z_a", dims=dims, finite=True,
+    za = check_tensor(as_float_array(z_a, "z_a"), "P D", name="z_a", dims=dims, finite=True,
                       nonempty=True, array=True)  # fmt: skip
-    zb = check_tensor(_as_array(z_b, "z_b"), "P D", name="z_b", dims=dims, finite=True,
+    zb = check_tensor(as_float_array(z_b, "z_b"), "P D", name="z_b", dims=dims, finite=True,
                       array=True)  # fmt: skip
     return za, zb
 
@@ -554,7 +547,7 @@ def moving_average(x: object, window: int) -> np.ndarray:
     The paper smooths every bias curve with a 5-term moving average (Fig. 2 caption).
     ``window = 1`` returns the series unchanged.
     """
-    a = check_tensor(_as_array(x, "x"), "T", name="x", finite=True, array=True)
+    a = check_tensor(as_float_array(x, "x"), "T", name="x", finite=True, array=True)
     check_int(window, "window", ge=1)
     if window == 1 or len(a) == 0:
         return a.copy()
@@ -621,7 +614,7 @@ def split_phases(test_error: object, theta: float, lag: int = 5) -> PhaseSplit:
     Raises:
         InputError: ``theta < 0``, ``lag < 1``, a series that is not 1-D finite.
     """
-    e = check_tensor(_as_array(test_error, "test_error"), "T", name="test_error", finite=True,
+    e = check_tensor(as_float_array(test_error, "test_error"), "T", name="test_error", finite=True,
                      array=True)  # fmt: skip
     check_scalar(theta, "theta", ge=0)
     check_int(lag, "lag", ge=1)
@@ -654,8 +647,8 @@ def pearson(x: object, y: object) -> float:
         InputError: series of different lengths, not 1-D finite.
     """
     dims: dict[str, int] = {}
-    a = check_tensor(_as_array(x, "x"), "T", name="x", dims=dims, finite=True, array=True)
-    b = check_tensor(_as_array(y, "y"), "T", name="y", dims=dims, finite=True, array=True)
+    a = check_tensor(as_float_array(x, "x"), "T", name="x", dims=dims, finite=True, array=True)
+    b = check_tensor(as_float_array(y, "y"), "T", name="y", dims=dims, finite=True, array=True)
     n = dims["T"]
     if n < 3:
         return float("nan")
@@ -711,7 +704,7 @@ def phase_correlations(
     """
     dims: dict[str, int] = {}
     e, sb, tb = (
-        check_tensor(_as_array(v, name), "T", name=name, dims=dims, finite=True, array=True)
+        check_tensor(as_float_array(v, name), "T", name=name, dims=dims, finite=True, array=True)
         for name, v in (
             ("test_error", test_error),
             ("shape_bias", shape_bias),

@@ -102,7 +102,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 
-from patrec.core.checks import check_choice, check_int, check_scalar, check_tensor
+from patrec.core.checks import check_choice, check_dataset, check_int, check_scalar, check_tensor
 from patrec.core.config import param, validate_config
 from patrec.core.data import ImageClassificationData
 from patrec.core.errors import ConfigError, InputError
@@ -592,19 +592,6 @@ def federation_metrics(acc: np.ndarray | Tensor | Sequence[Sequence[float]]) -> 
 
 # core-candidate: a check that an object is a non-empty map-style dataset (core.checks
 # checks tensors and scalars only); the federated trainer needs it for any node dataset.
-def _dataset_size(name: str, ds: object) -> int:
-    try:
-        n = len(ds)  # type: ignore[arg-type]
-    except TypeError:
-        raise InputError(
-            f"{name} must be a map-style dataset (with __len__ and __getitem__), "
-            f"got {type(ds).__name__}"
-        ) from None
-    if n == 0:
-        raise InputError(f"{name} is empty")
-    return int(n)
-
-
 def _xy(batch: Any) -> tuple[Any, Tensor]:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
@@ -655,7 +642,7 @@ def accuracy_matrix(
     if len(models) != len(test_sets):
         raise InputError(f"need one test set per model, got {len(models)} and {len(test_sets)}")
     for j, ds in enumerate(test_sets):
-        _dataset_size(f"test set of node {j}", ds)
+        check_dataset(ds, f"test set of node {j}")
     out = np.zeros((len(models), len(test_sets)))
     for i, m in enumerate(models):
         was = m.training
@@ -925,7 +912,7 @@ class LocalTraining:
         check_int(epochs, "epochs", ge=0)
         if epochs == 0:
             return _cpu_copy(state)
-        _dataset_size(desc, dataset)
+        check_dataset(dataset, desc)
         model = _build(model_fn, state)
         opt = self.optimizer_fn(model.parameters())
 
@@ -1097,7 +1084,7 @@ class FedNode:
         validate_config(cfg)
         self.num_nodes = check_int(num_nodes, "num_nodes", ge=2)
         self.node_id = check_int(node_id, "node_id", ge=0, le=self.num_nodes - 1)
-        self.num_samples = _dataset_size(f"dataset of node {node_id}", dataset)
+        self.num_samples = check_dataset(dataset, f"dataset of node {node_id}")
         self.dataset = dataset
         self.model_fn = model_fn
         self.cfg = cfg

@@ -86,12 +86,11 @@ The problems with analytic solutions live in :mod:`patrec.scientific_ml.pdes`.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -1629,20 +1628,6 @@ def _plot_curves(curves: dict[str, dict[str, list[list[float]]]], steps: int, pa
     return _save_fig(fig, path)
 
 
-# core-candidate: a thread policy for a recipe of tiny tensors (omp_sr has the same, with
-# BLAS threads too); a TrainConfig field would serve every method.
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Torch intra-op threads limited to ``n`` inside the block (0: unchanged)."""
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 # core-candidate: the finished result of another variant's run of the same seed (a metric
 # relative to a reference variant, such as a speed ratio, needs it); reads the runner's
 # documented layout <out>/runs/<variant>/seed<k>/result.json back when this process did not
@@ -1695,7 +1680,9 @@ def recipe(cfg: TensorPINNConfig, out_dir: str | Path, *, data: object = None) -
 
     def run_one(variant: str, seed: int, run_dir: Path) -> dict[str, Any]:
         runs: dict[str, TrainedRun] = {}
-        with _torch_threads(cfg.threads):
+        from patrec.core.bench import torch_threads
+
+        with torch_threads(cfg.threads):
             for p in problems:
                 tr = train_run(
                     cfg, p, variant, seed, run_dir / p, time_same_grid=cfg.bench.same_grid
