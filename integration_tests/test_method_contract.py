@@ -33,6 +33,9 @@ METHODS = list_methods()
 # methods that train no model: name -> why
 SOLVERS = {
     "scientific-ml/omp_sr": "a sparse-regression solver (OMP): it fits coefficients, not a net",
+    "scientific-ml/cuboidization": "a combinatorial partition of a polyhedron into cuboids",
+    "scientific-ml/river_trails": "a curve fit per image (grid search, MCMC, L-BFGS-B)",
+    "scientific-ml/peel_and_pool": "a geometric analysis of one image (peeling, grouping)",
 }
 
 # a run with the test overrides should take seconds; this is the ceiling per method
