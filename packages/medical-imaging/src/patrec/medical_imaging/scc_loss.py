@@ -645,8 +645,9 @@ def evaluate_domains(
     Each pair must be images ``(N, C, H, W)`` and binary masks ``(N, K, H, W)`` of one size
     (else :class:`InputError`). Returns ``name -> {"dice", "iou", "hd95", "sensitivity",
     "specificity", "accuracy", "ece", "mce", "dice_<k>"}`` (Dice, IoU, HD95 in pixels: means
-    over images and classes; the others: core's :func:`~patrec.core.segmentation.pixel_scores`, pooled per class, macro; per-class Dice under
-    ``dice_0``, ``dice_1`` ...).
+    over images and classes; the others: core's
+    :func:`~patrec.core.segmentation.pixel_scores`, pooled per class, macro; per-class Dice
+    under ``dice_0``, ``dice_1`` ...).
     """
     from patrec.core.segmentation import dice_score, segmentation_metrics
 
