@@ -628,14 +628,15 @@ def predict(
     if device is None:
         first = next(model.parameters(), None) if isinstance(model, nn.Module) else None
         device = first.device if first is not None else torch.device("cpu")
-    was_training = isinstance(model, nn.Module) and model.training
-    if was_training:
-        model.eval()  # type: ignore[union-attr]
+    module = model if isinstance(model, nn.Module) else None
+    was_training = module is not None and module.training
+    if module is not None and was_training:
+        module.eval()
     try:
         outs = [model(xb.to(device)).float().cpu() for xb in torch.split(x, batch_size)]
     finally:
-        if was_training:
-            model.train()  # type: ignore[union-attr]
+        if module is not None and was_training:
+            module.train()
     return torch.cat(outs) if outs else torch.empty(0)
 
 
