@@ -261,7 +261,7 @@ def test_batched_torch_equals_per_column_calls(intercept):
             torch.testing.assert_close(batch.residual_norms[:n, i], one.residual_norms)
             if intercept:
                 assert abs(float(batch.intercept[i]) - float(one.intercept)) < 1e-10
-        # the numpy path takes (N, B) too, column by column
+        # the numpy path takes (N, B) too (the same batched core, in float64)
         nb = fn(phi, ys, 30, tol=delta, intercept=intercept, **kw)
         np.testing.assert_array_equal(nb.support, batch.support.numpy())
         np.testing.assert_allclose(nb.coef, batch.coef.numpy(), atol=1e-10)
@@ -350,3 +350,32 @@ def test_omp_sr_is_faster_than_lstsq_omp_for_many_atoms():
         best[name] = (min(times), res)
     assert_same(best["omp_sr"][1], best["omp"][1], atol=1e-8)
     assert best["omp_sr"][0] < 0.7 * best["omp"][0], best
+
+
+def _sklearn_order(path):
+    """Atoms in the order they enter scikit-learn's OMP path (d, k)."""
+    order: list[int] = []
+    for t in range(path.shape[1]):
+        new = set(np.flatnonzero(path[:, t])) - set(order)
+        assert len(new) == 1
+        order.append(int(new.pop()))
+    return order
+
+
+def test_batched_supports_match_scikit_learn():
+    # the benchmark's two cases, smaller: random Gaussian column-normalised dictionaries
+    from sklearn.linear_model import orthogonal_mp
+
+    rng = np.random.default_rng(21)
+    phi = gaussian_dictionary(64, 128, 21)
+    ys = phi[:, :10] @ rng.standard_normal((10, 6)) + 0.01 * rng.standard_normal((64, 6))
+    k = 8
+    for fn_in in (lambda a: a, torch.from_numpy):
+        ours = omp_sr(fn_in(phi), fn_in(ys), k)
+        for i in range(ys.shape[1]):
+            path = orthogonal_mp(phi, ys[:, i], n_nonzero_coefs=k, return_path=True)
+            assert np.asarray(ours.support[:, i]).tolist() == _sklearn_order(path)
+            np.testing.assert_allclose(np.asarray(ours.coef[:, i]), path[:, -1], rtol=1e-6,
+                                       atol=1e-12)  # fmt: skip
+    sk = orthogonal_mp(phi, ys, n_nonzero_coefs=k, precompute=True)
+    np.testing.assert_allclose(omp_sr(phi, ys, k).coef, sk, rtol=1e-6, atol=1e-12)

@@ -15,6 +15,8 @@ def methods() -> list[Method]:
     """
     from patrec.graph_learning.agcfn import METHOD as agcfn
     from patrec.graph_learning.condgad import METHOD as condgad
+    from patrec.graph_learning.landmark_stgcn_engagement import METHOD as landmark_stgcn_engagement
     from patrec.graph_learning.learn import METHOD as learn
+    from patrec.graph_learning.stgat_group_emotion import METHOD as stgat_group_emotion
 
-    return [agcfn, condgad, learn]
+    return [agcfn, condgad, learn, landmark_stgcn_engagement, stgat_group_emotion]

@@ -31,8 +31,9 @@ torch tensors in, the same type out):
 - :func:`omp` and :func:`gomp`: the baselines, plain least squares (``np.linalg.lstsq`` /
   ``torch.linalg.lstsq``) over the whole support at every iteration.
 
-Torch inputs with ``B`` columns run batched (one set of matrix products for all columns, on
-any device); numpy inputs run column by column in float64.
+OMP-SR/BSR with ``B`` columns run batched (one set of matrix products for all columns, on
+any device; numpy ``(N, B)`` input runs the same batched torch code in float64 on the CPU);
+one numpy signal runs the numpy float64 core; OMP/gOMP run column by column.
 
 Theory helpers: :func:`coherence` (eq. 4), :func:`cumulative_coherence` (eq. 5) and
 :func:`strong_recovery_condition` (``mu (2k - 1) < 1``, eq. 7, Theorem 3); the flop counts of
@@ -667,6 +668,30 @@ def _pack_batch(res: _Batch, inp: _Input) -> PursuitResult[Any]:
     )
 
 
+def _run_batched(inp: _Input, c: int, max_iter: int, *, blocked: bool) -> PursuitResult[Any]:
+    """Alg. 1/2 for all columns at once; numpy ``(N, B)`` input runs it in float64 torch.
+
+    One signal in numpy keeps the per-column numpy core (no tensor overhead per iteration).
+    """
+    phi, y = inp.phi, inp.y
+    if not inp.is_torch:
+        phi, y = torch.from_numpy(phi), torch.from_numpy(np.ascontiguousarray(y))
+    res = _successive_regression_torch(
+        phi, y, inp.k_max, inp.tol, c, max_iter, inp.intercept, blocked=blocked
+    )
+    out = _pack_batch(res, inp)
+    if inp.is_torch:
+        return out
+    return PursuitResult(
+        out.coef.numpy(),
+        out.support.numpy(),
+        out.residual.numpy(),
+        out.residual_norms.numpy(),
+        out.n_iter.numpy() if isinstance(out.n_iter, Tensor) else out.n_iter,
+        None if out.intercept is None else out.intercept.numpy(),
+    )
+
+
 def _lstsq_pursuit(inp: _Input, c: int) -> PursuitResult[Any]:
     singles = [
         _lstsq_pursuit_single(
@@ -782,11 +807,8 @@ def omp_sr(
         InputError: as :func:`omp`.
     """
     inp = _validate(phi, y, n_nonzero, tol, intercept=intercept)
-    if inp.is_torch:
-        res = _successive_regression_torch(
-            inp.phi, inp.y, inp.k_max, inp.tol, 1, inp.k_max, inp.intercept, blocked=False
-        )
-        return _pack_batch(res, inp)
+    if inp.is_torch or not inp.squeeze:
+        return _run_batched(inp, 1, inp.k_max, blocked=False)
     singles = [
         _omp_sr_single_np(inp.phi, inp.y[:, i], inp.k_max, inp.tol, inp.intercept)
         for i in range(inp.y.shape[1])
@@ -832,18 +854,8 @@ def bsr(
     inp = _validate(
         phi, y, n_nonzero, tol, block_size=block_size, max_iter=max_iter, intercept=intercept
     )
-    if inp.is_torch:
-        res = _successive_regression_torch(
-            inp.phi,
-            inp.y,
-            inp.k_max,
-            inp.tol,
-            inp.block_size,
-            inp.max_iter,
-            inp.intercept,
-            blocked=True,
-        )
-        return _pack_batch(res, inp)
+    if inp.is_torch or not inp.squeeze:
+        return _run_batched(inp, inp.block_size, inp.max_iter, blocked=True)
     singles = [
         _bsr_single_np(
             inp.phi, inp.y[:, i], inp.k_max, inp.tol, inp.block_size, inp.max_iter, inp.intercept
