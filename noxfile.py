@@ -67,6 +67,7 @@ PACKAGES = ["core", *DOMAINS]
 # together with its src folder in mypy.ini's mypy_path).
 TYPED_DOMAINS = ["graph-learning", "medical-imaging", "scientific-ml"]
 PYTEST = ["pytest", "-c", "tox.ini", "--rootdir", "."]
+XDIST = ["-n", "auto", "--dist", "loadfile"]
 
 _wheels: dict[str, Path] = {}
 
@@ -107,23 +108,37 @@ def install_wheels(session: nox.Session, packages: list[str], *extra: str) -> No
 
 
 def pytest(session: nox.Session, *paths: str, marks: str | None = None) -> None:
-    """Run pytest on ``paths`` with the shared settings; no test collected is not a failure."""
+    """Run pytest on ``paths`` with the shared settings; no test collected is not a failure.
+
+    The tests run on every core (pytest-xdist, ``-n auto``), a test file's tests on one
+    worker (``--dist loadfile``: module fixtures such as a trained smoke model are built once),
+    each worker with one BLAS/torch thread so that the workers do not oversubscribe the cores.
+    """
     select = ["-m", marks] if marks else []
-    session.run(*PYTEST, "--durations=15", *select, *paths, *session.posargs, success_codes=[0, 5])
+    session.run(
+        *PYTEST,
+        *XDIST,
+        "--durations=15",
+        *select,
+        *paths,
+        *session.posargs,
+        success_codes=[0, 5],
+        env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    )
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("package", PACKAGES, ids=PACKAGES)
 def tests(session: nox.Session, package: str) -> None:
     """One package's tests (not the slow ones), installed from its wheel with patrec-core."""
-    install_wheels(session, list(dict.fromkeys(["core", package])), "pytest")
+    install_wheels(session, list(dict.fromkeys(["core", package])), "pytest", "pytest-xdist")
     pytest(session, f"packages/{package}/tests", marks="not slow")
 
 
 @nox.session(python=PYTHON)
 def slow(session: nox.Session) -> None:
     """The tests marked ``slow`` of every package, all eight wheels installed."""
-    install_wheels(session, PACKAGES, "pytest")
+    install_wheels(session, PACKAGES, "pytest", "pytest-xdist")
     pytest(session, *(f"packages/{p}/tests" for p in PACKAGES), marks="slow")
 
 
@@ -143,7 +158,7 @@ def isolation(session: nox.Session, domain: str) -> None:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """All eight packages installed together: the cross-package tests."""
-    install_wheels(session, PACKAGES, "pytest")
+    install_wheels(session, PACKAGES, "pytest", "pytest-xdist")
     pytest(session, "integration_tests")
 
 
